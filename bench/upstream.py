@@ -1,0 +1,101 @@
+"""The fake OpenAI-compatible upstream: fixed answers, precomputed bytes.
+
+``POST .../chat/completions`` answers a small ``chat.completion``; with
+``"stream": true`` in the body it answers 20 content chunks, a finish chunk
+and ``[DONE]`` as server-sent events (chunked transfer encoding, one HTTP
+chunk per event, as real providers send them). ``GET /stats`` gives the
+request counts; ``GET /health`` answers 200.
+
+Run: ``python bench/upstream.py --port 8001``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tinyhttp import Request, Router, json_response, serve  # noqa: E402
+
+STREAM_CHUNKS = 20
+_CREATED = 1700000000
+_ID = "chatcmpl-bench0000000000000000000000"
+_STREAM_TRUE = re.compile(rb'"stream"\s*:\s*true')
+
+
+def completion_body() -> bytes:
+    return json.dumps({
+        "id": _ID,
+        "object": "chat.completion",
+        "created": _CREATED,
+        "model": "bench-model",
+        "system_fingerprint": "fp_bench",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello! This is the bench upstream answering.", "refusal": None},
+            "logprobs": None,
+            "finish_reason": "stop",
+        }],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21},
+    }, separators=(",", ":")).encode()
+
+
+def _chunk(delta: dict, finish: str | None) -> bytes:
+    event = {
+        "id": _ID,
+        "object": "chat.completion.chunk",
+        "created": _CREATED,
+        "model": "bench-model",
+        "system_fingerprint": "fp_bench",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+
+
+def stream_events() -> list[bytes]:
+    events = [_chunk({"role": "assistant", "content": "tok0 "}, None)]
+    events += [_chunk({"content": f"tok{i} "}, None) for i in range(1, STREAM_CHUNKS)]
+    events.append(_chunk({}, "stop"))
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def stream_response() -> bytes:
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in stream_events())
+    return head + chunks + b"0\r\n\r\n"
+
+
+def build_router() -> Router:
+    router = Router()
+    plain, stream = json_response(completion_body()), stream_response()
+
+    def chat(request: Request) -> bytes:
+        return stream if _STREAM_TRUE.search(request.body) else plain
+
+    def stats(_: Request) -> bytes:
+        return json_response(json.dumps(router.count).encode())
+
+    router.add(b"POST", lambda p: p.endswith(b"/chat/completions"), "chat", chat)
+    router.add(b"GET", lambda p: p == b"/stats", "stats", stats)
+    router.add(b"GET", lambda p: p == b"/health", "health", lambda _: json_response(b'{"status":"ok"}'))
+    return router
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    serve(build_router(), args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The composition root: one place that builds a gateway from its config.
+
+Config, stores, clients, router, plugins and the flow are built here and
+passed through constructors; nothing is global. Tests and the hook harness
+build their own :class:`Gateway`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from . import __version__
+from .auth.authenticate import Authenticator
+from .auth.management import KeyManager
+from .auth.routes import key_routes
+from .auth.store import KeyStore, open_key_store
+from .background import Background
+from .cache import DualCache
+from .config import GatewayConfig
+from .flow import Flow, FlowSettings
+from .guardrails import build_guardrails, check_requested, parse_guardrails
+from .metrics import Metrics
+from .plugins import ParallelRequestLimiter, bind_builtins
+from .policy.loading import Loader
+from .policy.logging_hooks import LoggingHooks
+from .policy.pipeline import Pipeline
+from .policy.rules import PostCallRules
+from .providers import Providers
+from .routing.deployment import RouterSettings, deployments_from_config
+from .routing.router import Router
+
+__all__ = ["Gateway"]
+
+log = logging.getLogger("gatehouse")
+
+
+class Gateway:
+    """Everything one gateway process needs, built from a :class:`GatewayConfig`.
+
+    Construction validates and loads (config errors surface here, before any
+    socket is opened); :meth:`start` opens connections and :meth:`close`
+    closes them.
+    """
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        source = config.source
+        self.metrics = Metrics()
+        self.background = Background()
+        deployments = deployments_from_config(config.model_list, source=source)
+        self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
+        self.providers = Providers(deployments, source=source)
+        redis = config.redis
+        self.cache = DualCache.from_settings(
+            redis_url=redis.url, redis_host=redis.host, redis_port=redis.port, redis_password=redis.password
+        )
+        self.store: KeyStore = open_key_store(config.database_url, config.data_dir)
+        self.auth = Authenticator(master_key=config.master_key, store=self.store, cache_ttl=config.key_cache_ttl)
+        self.keys = KeyManager(self.store, on_change=self.auth.forget)
+        self.key_routes = key_routes(self.keys, lambda request: self.auth.require_master(request.headers))
+        loader = Loader(config.base_dir, source=source)
+        self.guardrail_configs = parse_guardrails(config.guardrails, source=source)
+        self.guardrails = build_guardrails(self.guardrail_configs, metrics=self.metrics)
+        self.callbacks = self._callbacks(loader)
+        self.pipeline = Pipeline(self.callbacks, cache=self.cache, hook_timeout=config.hook_timeout, metrics=self.metrics)
+        self.logging_hooks = LoggingHooks(self.callbacks, background=self.background)
+        self.rules = PostCallRules(loader.rules(config.post_call_rules))
+        self.flow = Flow(
+            auth=self.auth, router=self.router, providers=self.providers, pipeline=self.pipeline,
+            logging_hooks=self.logging_hooks, rules=self.rules,
+            guardrail_names=frozenset(c.name for c in self.guardrail_configs),
+            check_guardrails=lambda data, names: check_requested(data, set(names)),
+            metrics=self.metrics,
+            settings=FlowSettings(
+                enforce_user_param=config.enforce_user_param,
+                include_call_id_in_error_body=config.include_call_id_in_error_body,
+                moderation_model=config.moderation_model,
+                hold_stream_for_rules=config.post_call_rules_streaming == "hold",
+            ),
+        )
+
+    def _callbacks(self, loader: Loader) -> list[tuple[str, object]]:
+        """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails."""
+        ordered: list[tuple[str, object]] = []
+        if self.config.master_key:
+            ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.cache)))
+        ordered += loader.callbacks(self.config.callbacks, bind_builtins(cache=self.cache))
+        ordered += [(f"guardrail:{g.guardrail_name}", g) for g in self.guardrails]
+        return ordered
+
+    async def start(self) -> None:
+        await self.store.open()
+        for _, plugin in self.callbacks:
+            startup = getattr(plugin, "startup", None)
+            if callable(startup):
+                await startup()
+
+    async def close(self) -> None:
+        await self.background.drain()
+        for _, plugin in self.callbacks:
+            shutdown = getattr(plugin, "shutdown", None)
+            if callable(shutdown):
+                try:
+                    await shutdown()
+                except Exception as exc:  # shutting down: log and go on
+                    log.warning("shutdown of a plugin failed: %s", exc)
+        await self.providers.close()
+        await self.cache.close()
+        await self.store.close()
+
+    async def readiness(self) -> dict[str, Any]:
+        db = await self.store.ping()
+        cache = "redis" if self.cache.redis_cache is not None else "in-memory"
+        cache_ok = await self.cache.ping() if self.cache.redis_cache is not None else True
+        return {
+            "status": "healthy" if db and cache_ok else "unhealthy",
+            "db": "connected" if db else "unreachable",
+            "cache": cache if cache_ok else f"{cache} (unreachable)",
+            "gatehouse_version": __version__,
+            "model_groups": len(self.router.group_names()),
+        }
+
+    def describe_pipeline(self) -> list[tuple[str, list[str]]]:
+        """Every hook and guardrail, per phase, in the order it will run."""
+        p = self.pipeline
+        stages = [
+            ("pre_call", p.pre_call), ("during_call", p.moderation), ("post_call", p.success),
+            ("stream (iterator)", p.stream_iterators), ("stream (per chunk)", p.stream_chunks),
+            ("failure", p.failure), ("response headers", p.response_headers),
+        ]
+        described = [(stage, [f"{h.label}.{h.name}" for h in hooks]) for stage, hooks in stages]
+        rules = [label for label, _ in self.rules.rules]
+        described.insert(3, ("post_call rules (inside retries)", rules))
+        lh = self.logging_hooks
+        logging_hooks = [f"{h.label}.{h.name}" for h in lh.pre_api_call + lh.on_success + lh.on_failure + lh.on_stream]
+        described.append(("logging (background)", logging_hooks))
+        return described

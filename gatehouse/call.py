@@ -1,0 +1,54 @@
+"""The per-request state every stage of the flow shares (:class:`Call`)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .auth.identity import UserAPIKeyAuth
+from .endpoints import Endpoint
+
+__all__ = ["Call", "Rejection", "new_call_id"]
+
+MAX_CALL_ID = 128
+
+
+def new_call_id(inbound: str | None) -> str:
+    """The client's ``x-litellm-call-id`` when sane, else a fresh UUID."""
+    if inbound and len(inbound) <= MAX_CALL_ID and inbound.isprintable():
+        return inbound
+    return str(uuid.uuid4())
+
+
+@dataclass(slots=True)
+class Call:
+    """One request on its way through the gateway."""
+
+    id: str
+    endpoint: Endpoint
+    route: str
+    headers: Mapping[str, str]
+    started: float = field(default_factory=time.time)
+    auth: UserAPIKeyAuth | None = None
+    model: str | None = None
+    stream: bool = False
+    deployment_id: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    trace: list[tuple[str, str, str, float]] = field(default_factory=list)
+    """``(stage, callback, outcome, milliseconds)`` of every hook that ran."""
+
+    def note(self, stage: str, label: str, outcome: str, started: float) -> None:
+        self.trace.append((stage, label, outcome, round((time.perf_counter() - started) * 1000, 3)))
+
+    def trace_text(self) -> str:
+        return "; ".join(f"{stage}:{label}={outcome}({ms}ms)" for stage, label, outcome, ms in self.trace)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A pre-call hook answered with a message instead of letting the call go on."""
+
+    message: str
+    by: str

@@ -1,0 +1,194 @@
+"""The ``gatehouse`` command.
+
+    gatehouse [FILE] [--config FILE] [--host H] [--port P] [--workers N] [--detailed_debug]
+    gatehouse check-config FILE
+    gatehouse guardrail-service [--port 8099] [--policy FILE] [--api-key KEY]
+
+With no config the gateway starts on the embedded default (a mock model,
+SQLite, in-memory cache). A broken config prints one message naming the file,
+the key and the problem, and exits with status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Sequence
+
+__all__ = ["main"]
+
+log = logging.getLogger("gatehouse")
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gatehouse", description="Gatehouse: a fast, LiteLLM-compatible LLM gateway.")
+    parser.add_argument("config_file", nargs="?", help="config.yaml (same as --config)")
+    parser.add_argument("--config", "-c", dest="config", help="LiteLLM-format config.yaml")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=4000)
+    parser.add_argument("--workers", "--num_workers", dest="workers", type=int, default=1)
+    parser.add_argument("--detailed_debug", "--detailed-debug", action="store_true", help="log at DEBUG")
+    return parser
+
+
+def setup_logging(debug: bool = False) -> None:
+    level_name = "DEBUG" if debug else os.environ.get("GATEHOUSE_LOG", "INFO").upper()
+    level = getattr(logging, level_name, logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    if level > logging.DEBUG:
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "guardrail-service":
+        from .reference_guardrail.__main__ import main as guardrail_main
+
+        return guardrail_main(argv[1:])
+    if argv and argv[0] == "check-config":
+        return check_config(argv[1:])
+    if argv and argv[0] == "serve":
+        argv = argv[1:]
+    args = _serve_parser().parse_args(argv)
+    setup_logging(args.detailed_debug)
+    path = args.config or args.config_file
+    from .config import ConfigError, load_config
+
+    try:
+        config = load_config(path)
+        _prepare_storage(config)
+    except ConfigError as exc:
+        print(f"gatehouse: config error: {exc}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("gatehouse: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers == 1:
+        return run_worker(path, args.host, args.port, reuse_port=False, announce=True)
+    return _supervise(path, args.host, args.port, args.workers)
+
+
+def _prepare_storage(config: object) -> None:
+    """Run the key store's migrations once, before any worker starts."""
+    from .auth.store import open_key_store
+
+    async def migrate() -> None:
+        store = open_key_store(config.database_url, config.data_dir)  # type: ignore[attr-defined]
+        await store.open()
+        await store.close()
+
+    try:
+        asyncio.run(migrate())
+    except OSError as exc:
+        from .config import ConfigError
+
+        raise ConfigError(f"cannot open the key database ({exc.strerror or exc})", key="general_settings.database_url",
+                          source=config.source) from None  # type: ignore[attr-defined]
+
+
+def run_worker(path: str | None, host: str, port: int, *, reuse_port: bool, announce: bool = False) -> int:
+    """One gateway process: load, build, serve until SIGINT/SIGTERM."""
+    from aiohttp import web
+
+    from .app import Gateway
+    from .config import ConfigError, load_config
+    from .server import build_application
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        gateway = Gateway(load_config(path, warn=announce))
+    except ConfigError as exc:
+        print(f"gatehouse: config error: {exc}", file=sys.stderr)
+        return 2
+    if announce and gateway.auth.open:
+        log.warning("no general_settings.master_key: every request is accepted without a key (open mode)")
+    app = build_application(gateway)
+
+    async def on_startup(_: web.Application) -> None:
+        await gateway.start()
+        if announce:
+            log.info("Gatehouse listening on http://%s:%d (config: %s; models: %s)", host, port,
+                     gateway.config.source, ", ".join(gateway.router.group_names()) or "none")
+
+    async def on_cleanup(_: web.Application) -> None:
+        await gateway.close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    web.run_app(app, host=host, port=port, reuse_port=reuse_port, access_log=None, print=None,
+                handler_cancellation=True, shutdown_timeout=10)
+    return 0
+
+
+def _supervise(path: str | None, host: str, port: int, workers: int) -> int:
+    """N worker processes sharing the port (SO_REUSEPORT); stop them all on a signal."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        print("gatehouse: --workers needs SO_REUSEPORT (Linux, macOS)", file=sys.stderr)
+        return 2
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=run_worker, args=(path, host, port), kwargs={"reuse_port": True, "announce": i == 0},
+                             daemon=False) for i in range(workers)]
+    for proc in procs:
+        proc.start()
+    log.info("Gatehouse supervising %d workers on http://%s:%d", workers, host, port)
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for proc in procs:
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while any(p.is_alive() for p in procs):
+        if not stopping and any(p.exitcode not in (None, 0) for p in procs):
+            log.error("a worker exited; stopping the others")
+            stop(signal.SIGTERM, None)
+        time.sleep(0.2)
+    return 0 if all(p.exitcode == 0 for p in procs) else 1
+
+
+def check_config(argv: Sequence[str]) -> int:
+    """Load everything a config names and print the resolved pipeline."""
+    parser = argparse.ArgumentParser(prog="gatehouse check-config")
+    parser.add_argument("config", nargs="?", help="config.yaml (default: the embedded default)")
+    args = parser.parse_args(argv)
+    setup_logging()
+    from .app import Gateway
+    from .config import ConfigError, load_config
+
+    try:
+        gateway = Gateway(load_config(args.config))
+    except ConfigError as exc:
+        print(f"gatehouse: config error: {exc}", file=sys.stderr)
+        return 2
+    print(f"config: {gateway.config.source}")
+    for name in gateway.router.group_names():
+        print(f"model group {name}: " + ", ".join(
+            f"{d.provider}/{d.upstream_model}" + (f" tags={list(d.tags)}" if d.tags else "")
+            for d in gateway.router.deployments(name)))
+    print(f"auth: {'open (no master key)' if gateway.auth.open else 'master key + virtual keys'}")
+    for g in gateway.guardrail_configs:
+        print(f"guardrail {g.name}: modes={list(g.modes)} default_on={g.default_on}")
+    print("pipeline, in the order it runs:")
+    for stage, hooks in gateway.describe_pipeline():
+        print(f"  {stage}: " + (" → ".join(hooks) if hooks else "(none)"))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

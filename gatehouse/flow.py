@@ -1,0 +1,313 @@
+"""THE request path, for every LLM endpoint, top to bottom.
+
+    read body → authenticate → validate → pre_call stage (rate limiter, hooks
+    and pre_call guardrails, in order) → route + upstream call ∥ during_call
+    stage (post-call rules inside the router's retry loop) → post_call stage
+    → JSON answer, or the stream stage → SSE answer.
+    Any error → failure stage → one renderer.
+
+Endpoints differ only by their row in :mod:`gatehouse.endpoints`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable
+
+import orjson
+
+from .auth.authenticate import Authenticator
+from .call import Call, Rejection, new_call_id
+from .endpoints import Endpoint, validate_body
+from .errors import (AuthenticationError, BadRequestError, GatewayError, InternalError, InvalidJSONError,
+                     from_exception, render)
+from .metrics import Metrics
+from .policy.logging_hooks import LoggingHooks
+from .policy.pipeline import Pipeline
+from .policy.rules import PostCallRules
+from .providers import Providers
+from .replies import Inbound, JsonReply, Reply, StreamReply
+from .routing.router import Router
+from .streaming import StreamRelay
+
+__all__ = ["Flow", "FlowSettings", "INTERNAL_KEYS"]
+
+log = logging.getLogger("gatehouse.flow")
+
+#: Request keys that belong to the gateway, removed before the upstream call.
+INTERNAL_KEYS = frozenset({
+    "metadata", "litellm_metadata", "litellm_call_id", "litellm_trace_id", "proxy_server_request", "guardrails",
+    "include_guardrail_response", "tags", "mock_response", "secret_fields", "litellm_logging_obj",
+})
+_TRANSPORT = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries",
+                        "mock_response", "mock_delay"})
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSettings:
+    enforce_user_param: bool = False
+    include_call_id_in_error_body: bool = False
+    moderation_model: str | None = None
+    hold_stream_for_rules: bool = False
+
+
+class Flow:
+    def __init__(
+        self, *, auth: Authenticator, router: Router, providers: Providers, pipeline: Pipeline,
+        logging_hooks: LoggingHooks, rules: PostCallRules, guardrail_names: frozenset[str],
+        check_guardrails: Callable[[dict[str, Any], frozenset[str]], None], metrics: Metrics,
+        settings: FlowSettings,
+    ) -> None:
+        self.auth, self.router, self.providers, self.pipeline = auth, router, providers, pipeline
+        self.logging, self.rules, self.metrics, self.settings = logging_hooks, rules, metrics, settings
+        self.guardrail_names = guardrail_names
+        self.check_guardrails = check_guardrails
+        self.decorate = pipeline.has_request_hooks or logging_hooks.active or bool(guardrail_names)
+        self.relay = StreamRelay(pipeline, logging_hooks)
+        self._defaults: dict[str, dict[str, Any]] = {}
+
+    # -- the path ----------------------------------------------------------------
+    async def handle(self, endpoint: Endpoint, inbound: Inbound) -> Reply:
+        call = Call(new_call_id(inbound.headers.get("x-litellm-call-id")), endpoint, inbound.route, inbound.headers)
+        data: dict[str, Any] = {}
+        authenticated = False
+        try:
+            body = await self._read(endpoint, inbound)
+            call.auth = await self.auth.authenticate(inbound.headers)
+            authenticated = True
+            data = self._prepare(call, body)
+            outcome = await self.pipeline.run_pre_call(call, data) if self.pipeline.pre_call else data
+            if isinstance(outcome, Rejection):
+                return await self._rejected(call, data, outcome)
+            data = outcome
+            validate_body(endpoint, data)
+            if call.stream:
+                return await self._stream(call, data)
+            response = await self.pipeline.run_during(call, data, self._upstream(call, data))
+            if self.pipeline.success:
+                response = await self.pipeline.run_success(call, data, response)
+            return await self._json(call, data, response)
+        except Exception as exc:
+            return await self._fail(call, data, exc, authenticated)
+
+    async def _read(self, endpoint: Endpoint, inbound: Inbound) -> dict[str, Any]:
+        if endpoint.multipart:
+            return await inbound.form()
+        raw = await inbound.body()
+        if not raw.strip():
+            raise InvalidJSONError("the request body is empty; send a JSON object")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidJSONError(str(exc)) from None
+        if not isinstance(body, dict):
+            raise InvalidJSONError("expected an object")
+        return body
+
+    def _prepare(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate the body and make it the ``data`` hooks receive."""
+        endpoint = call.endpoint
+        if body.get("model") is None and endpoint.call_type == "moderation" and self.settings.moderation_model:
+            body["model"] = self.settings.moderation_model
+        validate_body(endpoint, body)
+        call.model = body.get("model")
+        call.stream = endpoint.can_stream and body.get("stream") is True
+        auth = call.auth
+        assert auth is not None
+        if self.settings.enforce_user_param and "user" not in body:
+            raise AuthenticationError("Authentication Error, 'user' param not passed in. 'enforce_user_param'=True")
+        self.auth.check_model_access(auth, call.model)
+        if self.guardrail_names or "guardrails" in body:
+            self.check_guardrails(body, self.guardrail_names)
+        if not self.decorate:
+            return body
+        call.auth = auth.for_request(end_user_id=body.get("user"), route=call.route)
+        headers = {k.lower(): v for k, v in call.headers.items()}
+        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        metadata.update(call.auth.logging_fields())
+        metadata.update(headers=headers, endpoint=call.route, call_type=endpoint.call_type)
+        if "tags" in body and "tags" not in metadata:
+            metadata["tags"] = body["tags"]
+        body["metadata"] = metadata
+        body["litellm_call_id"] = call.id
+        body["litellm_trace_id"] = headers.get("x-litellm-trace-id") or call.id
+        body["proxy_server_request"] = {"url": call.route, "method": "POST", "headers": headers}
+        return body
+
+    # -- the upstream call -----------------------------------------------------
+    def _route(self, call: Call, data: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
+        model = data.get("model")
+        if not isinstance(model, str) or not self.router.has_group(model):
+            raise BadRequestError(
+                f"{call.endpoint.path}: Invalid model name passed in model={model}. "
+                "Call `/v1/models` to view available models for your key."
+            )
+        call.model = model
+        body = {k: v for k, v in data.items() if k not in INTERNAL_KEYS}
+        return model, body, request_tags(data, call)
+
+    def _body_for(self, body: dict[str, Any], deployment: Any) -> dict[str, Any]:
+        defaults = self._defaults.get(deployment.id)
+        if defaults is None:
+            defaults = self._defaults[deployment.id] = {
+                k: v for k, v in deployment.params.items() if k not in _TRANSPORT
+            }
+        out = {**defaults, **body} if defaults else dict(body)
+        out["model"] = deployment.upstream_model
+        return out
+
+    async def _upstream(self, call: Call, data: dict[str, Any]) -> dict[str, Any]:
+        model, body, tags = self._route(call, data)
+        self.logging.before_call(call, data)
+        operation, check_rules = call.endpoint.operation, bool(self.rules) and call.endpoint.post_call_rules
+
+        async def attempt(deployment: Any) -> dict[str, Any]:
+            call.deployment_id = deployment.id
+            answer = await self.providers[deployment].call(
+                operation, self._body_for(body, deployment), deployment, self.router.timeout_for(deployment)
+            )
+            if check_rules:
+                await self.rules.check(answer)
+            return answer
+
+        response = await self.router.run(model, attempt, tags=tags)
+        if "model" in response:
+            response["model"] = model
+        return response
+
+    async def _open_stream(self, call: Call, data: dict[str, Any]) -> Any:
+        model, body, tags = self._route(call, data)
+        self.logging.before_call(call, data)
+        hold = self.settings.hold_stream_for_rules and bool(self.rules) and call.endpoint.post_call_rules
+
+        async def attempt(deployment: Any) -> Any:
+            call.deployment_id = deployment.id
+            stream = await self.providers[deployment].stream(
+                call.endpoint.operation, self._body_for(body, deployment), deployment,
+                self.router.timeout_for(deployment, stream=True),
+            )
+            stream.upstream_model = deployment.upstream_model
+            return await self.relay.held(stream, self.rules) if hold else stream
+
+        return await self.router.run(model, attempt, tags=tags)
+
+    # -- answers -----------------------------------------------------------------
+    async def _stream(self, call: Call, data: dict[str, Any]) -> Reply:
+        upstream = await self.pipeline.run_during(call, data, self._open_stream(call, data))
+        rules = self.rules if call.endpoint.post_call_rules and not self.settings.hold_stream_for_rules else None
+        frames = await self.relay.start(call, data, upstream, rules, on_error=self._stream_error)
+        return StreamReply(self._headers(call, data), frames)
+
+    async def _stream_error(self, call: Call, data: dict[str, Any], exc: BaseException) -> GatewayError:
+        """An error after the first byte: failure hooks, log; the relay sends the SSE event."""
+        error = from_exception(exc)
+        if self.pipeline.failure:
+            error = await self.pipeline.run_failure(call, data, error, exc)
+        self._log_failure(call, error, exc)
+        self.logging.failure(call, data, error)
+        return error
+
+    async def _json(self, call: Call, data: dict[str, Any], response: Any) -> JsonReply:
+        if isinstance(response, dict) and data.get("include_guardrail_response") is True:
+            metadata = data.get("metadata") or {}
+            response["guardrail_information"] = metadata.get("standard_logging_guardrail_information") or []
+        if self.pipeline.response_headers:
+            await self.pipeline.run_response_headers(call, data, response)
+        self.logging.success(call, data, response)
+        self.metrics.requests.labels(call.endpoint.call_type, "200").inc()
+        return JsonReply(200, orjson.dumps(response), self._headers(call, data))
+
+    async def _rejected(self, call: Call, data: dict[str, Any], rejection: Rejection) -> Reply:
+        kind = call.endpoint.reject_as
+        if kind is None:
+            raise BadRequestError(rejection.message)
+        error = BadRequestError(rejection.message)
+        if self.pipeline.failure:
+            replaced = await self.pipeline.run_failure(call, data, error, error)
+            if replaced is not error:
+                return await self._fail(call, data, replaced, True)
+        self.logging.failure(call, data, error)
+        if call.stream:
+            return StreamReply(self._headers(call, data), rejection_frames(kind, rejection.message, call.model))
+        return JsonReply(200, orjson.dumps(rejection_body(kind, rejection.message, call.model)), self._headers(call, data))
+
+    async def _fail(self, call: Call, data: dict[str, Any], exc: BaseException, authenticated: bool) -> JsonReply:
+        error = from_exception(exc)
+        if not isinstance(exc, GatewayError):
+            log.error("call %s: internal error", call.id, exc_info=exc)
+            error = InternalError(f"Internal server error (call id {call.id})")
+        if authenticated and self.pipeline.failure:
+            error = await self.pipeline.run_failure(call, data, error, exc)
+        self._log_failure(call, error, exc)
+        headers = self._headers(call, data)
+        if authenticated:
+            self.logging.failure(call, data, error)
+            if self.pipeline.response_headers:
+                await self.pipeline.run_response_headers(call, data, None)
+                headers.update(call.response_headers)
+        self.metrics.requests.labels(call.endpoint.call_type, str(error.status)).inc()
+        status, body, error_headers = render(error, call_id=call.id, include_call_id=self.settings.include_call_id_in_error_body)
+        headers.update(error_headers)
+        return JsonReply(status, body, headers)
+
+    def _log_failure(self, call: Call, error: GatewayError, exc: BaseException) -> None:
+        if log.isEnabledFor(logging.INFO):
+            trace = f" trace: {call.trace_text()}" if call.trace else ""
+            log.info("call %s %s → %s %s: %s%s", call.id, call.route, error.status, error.error_type, error.message, trace)
+
+    def _headers(self, call: Call, data: dict[str, Any]) -> dict[str, str]:
+        headers = {"x-litellm-call-id": call.id}
+        metadata = data.get("metadata")
+        if isinstance(metadata, dict) and metadata.get("applied_guardrails"):
+            headers["x-litellm-applied-guardrails"] = ",".join(metadata["applied_guardrails"])
+        if call.response_headers:
+            headers.update(call.response_headers)
+        return headers
+
+
+def request_tags(data: dict[str, Any], call: Call) -> list[str]:
+    """Routing tags: top-level ``tags``, else ``metadata.tags``, plus the key's tags."""
+    tags = data.get("tags")
+    if not tags:
+        metadata = data.get("metadata")
+        tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    out = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+    if call.auth is not None and call.auth.tags:
+        out += [t for t in call.auth.tags if t not in out]
+    return out
+
+
+def rejection_body(kind: str, message: str, model: str | None) -> dict[str, Any]:
+    """A pre-call hook's string, answered as the seed documents (chat or text completion)."""
+    now = int(time.time())
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    if kind == "chat":
+        return {
+            "id": f"chatcmpl-{uuid.uuid4()}", "object": "chat.completion", "created": now, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": message}, "finish_reason": "stop"}],
+            "usage": usage,
+        }
+    return {
+        "id": f"cmpl-{uuid.uuid4()}", "object": "text_completion", "created": now, "model": model,
+        "choices": [{"index": 0, "text": message, "finish_reason": "stop", "logprobs": None}], "usage": usage,
+    }
+
+
+async def rejection_frames(kind: str, message: str, model: str | None) -> AsyncIterator[bytes]:
+    from .replies import SSE_DONE, sse_frame
+
+    base = rejection_body(kind, message, model)
+    base.pop("usage")
+    if kind == "chat":
+        base["object"] = "chat.completion.chunk"
+        first = {"index": 0, "delta": {"role": "assistant", "content": message}, "finish_reason": None}
+        last = {"index": 0, "delta": {}, "finish_reason": "stop"}
+    else:
+        first = {"index": 0, "text": message, "finish_reason": None, "logprobs": None}
+        last = {"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}
+    yield sse_frame({**base, "choices": [first]})
+    yield sse_frame({**base, "choices": [last]})
+    yield SSE_DONE

@@ -1,0 +1,101 @@
+"""The OpenAPI document (built from the endpoint table) and the ``/docs`` page.
+
+Swagger UI's assets ship in the ``swagger-ui-bundle`` package and are served
+locally: the page works without internet access.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from . import __version__
+from .endpoints import ENDPOINTS
+
+__all__ = ["openapi_document", "docs_routes"]
+
+_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "object", "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"},
+        "param": {"type": ["string", "null"]}, "code": {"type": "string"},
+    }}},
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for endpoint in ENDPOINTS:
+        media = "multipart/form-data" if endpoint.multipart else "application/json"
+        properties = {name: {"description": f"must be {desc}"} for name, _, desc in endpoint.field_types}
+        operation = {
+            "summary": f"{endpoint.path} (call_type {endpoint.call_type})",
+            "security": [{"bearer": []}],
+            "requestBody": {"required": True, "content": {media: {"schema": {
+                "type": "object", "required": ["model", *endpoint.required], "properties": properties,
+                "additionalProperties": True,
+            }}}},
+            "responses": {
+                "200": {"description": "The provider's answer" + (" (SSE when stream is true)" if endpoint.can_stream else "")},
+                "default": {"description": "An OpenAI-style error", "content": {"application/json": {"schema": _ERROR}}},
+            },
+        }
+        paths["/v1" + endpoint.path] = {"post": operation}
+    for path, summary in (
+        ("/v1/models", "Model groups this key may call"), ("/health/liveliness", "Liveness"),
+        ("/health/readiness", "Readiness (database, cache)"), ("/metrics", "Prometheus metrics"),
+        ("/key/info", "Virtual key details (master key)"), ("/key/list", "Virtual keys (master key)"),
+    ):
+        paths[path] = {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
+    for path, summary in (
+        ("/key/generate", "Create a virtual key (master key)"), ("/key/update", "Change a virtual key (master key)"),
+        ("/key/delete", "Delete virtual keys (master key)"),
+    ):
+        paths[path] = {"post": {"summary": summary, "security": [{"bearer": []}], "responses": {"200": {"description": "OK"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Gatehouse", "version": __version__,
+                 "description": "OpenAI-compatible LLM gateway; every endpoint also answers without the /v1 prefix."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": paths,
+    }
+
+
+@lru_cache(maxsize=1)
+def _document_bytes() -> bytes:
+    return orjson.dumps(openapi_document())
+
+
+def _swagger_dir() -> Path | None:
+    try:
+        import swagger_ui_bundle
+    except ImportError:  # pragma: no cover - it is a dependency
+        return None
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Gatehouse API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});</script>
+</body></html>"""
+
+
+def docs_routes() -> list[web.AbstractRouteDef]:
+    async def document(request: web.Request) -> web.Response:
+        return web.Response(body=_document_bytes(), content_type="application/json")
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=_PAGE, content_type="text/html")
+
+    routes: list[web.AbstractRouteDef] = [web.get("/openapi.json", document), web.get("/docs", page)]
+    assets = _swagger_dir()
+    if assets is not None:
+        routes.append(web.static("/docs/static", assets))
+    return routes

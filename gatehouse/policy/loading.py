@@ -1,0 +1,161 @@
+"""Loading callbacks and post-call rules named in the config.
+
+``module.attribute`` is looked up first as a file beside the config
+(``custom_callbacks.py``, or ``pkg/mod.py`` for ``pkg.mod.attr``), then as an
+importable module. A bare name picks a built-in hook. Every mistake stops
+start-up with a :class:`ConfigError` that says what to write instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import logging
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Mapping
+
+from ..config.errors import ConfigError
+from .catalogue import BY_NAME
+
+__all__ = ["Loader", "LITELLM_LOGGER_NAMES"]
+
+log = logging.getLogger("gatehouse.policy")
+
+#: LiteLLM integration names Gatehouse accepts in ``callbacks`` and ignores with a warning.
+LITELLM_LOGGER_NAMES = frozenset({
+    "langfuse", "langsmith", "prometheus", "datadog", "otel", "opentelemetry", "lago", "openmeter",
+    "braintrust", "galileo", "literalai", "gcs_bucket", "opik", "argilla", "logfire", "arize",
+    "arize_phoenix", "langtrace", "humanloop", "mlflow", "s3", "s3_v2", "sentry", "slack", "posthog",
+    "newrelic", "helicone", "lunary", "traceloop", "wandb", "athina", "dynamodb", "supabase",
+})
+
+
+class Loader:
+    """Resolves dotted names relative to one config directory; modules load once."""
+
+    def __init__(self, base_dir: Path, *, source: str) -> None:
+        self.base_dir = base_dir
+        self.source = source
+        self._modules: dict[str, ModuleType] = {}
+
+    def resolve(self, spec: str, *, key: str) -> Any:
+        module_name, _, attribute = spec.rpartition(".")
+        if not module_name or not attribute:
+            raise ConfigError(f"'{spec}' is not of the form module.attribute", key=key, source=self.source)
+        module = self._module(module_name, key=key)
+        try:
+            return getattr(module, attribute)
+        except AttributeError:
+            where = getattr(module, "__file__", module_name)
+            raise ConfigError(f"{where} has no attribute '{attribute}'", key=key, source=self.source) from None
+
+    def _module(self, name: str, *, key: str) -> ModuleType:
+        if name in self._modules:
+            return self._modules[name]
+        file = self.base_dir / (name.replace(".", "/") + ".py")
+        module = self._from_file(name, file, key=key) if file.is_file() else self._import(name, file, key=key)
+        self._modules[name] = module
+        return module
+
+    def _from_file(self, name: str, file: Path, *, key: str) -> ModuleType:
+        unique = f"gatehouse_user_{abs(hash(str(file)))}_{name.replace('.', '_')}"
+        spec = importlib.util.spec_from_file_location(unique, file)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[unique] = module
+        added = str(self.base_dir) not in sys.path
+        if added:
+            sys.path.insert(0, str(self.base_dir))
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's module failed while importing
+            sys.modules.pop(unique, None)
+            raise ConfigError(f"loading {file} failed: {_describe(exc)}", key=key, source=self.source) from None
+        return module
+
+    def _import(self, name: str, file: Path, *, key: str) -> ModuleType:
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                raise ConfigError(
+                    f"cannot find '{name}': no file {file} beside the config and no importable module of that name",
+                    key=key, source=self.source,
+                ) from None
+            raise ConfigError(f"importing '{name}' failed: {_describe(exc)}", key=key, source=self.source) from None
+        except Exception as exc:
+            raise ConfigError(f"importing '{name}' failed: {_describe(exc)}", key=key, source=self.source) from None
+
+    # -- callbacks -------------------------------------------------------------
+    def callbacks(self, specs: list[str], builtins: Mapping[str, Callable[[], object]]) -> list[tuple[str, object]]:
+        """``(label, callback)`` in config order; bare names are built-ins."""
+        loaded: list[tuple[str, object]] = []
+        for i, spec in enumerate(specs):
+            key = f"litellm_settings.callbacks[{i}]"
+            if "." not in spec:
+                if spec in builtins:
+                    loaded.append((spec, builtins[spec]()))
+                elif spec in LITELLM_LOGGER_NAMES:
+                    log.warning("%s: %s: '%s' is a LiteLLM logging integration Gatehouse does not ship; ignored "
+                                "(Gatehouse exports Prometheus metrics at /metrics)", self.source, key, spec)
+                else:
+                    raise ConfigError(
+                        f"'{spec}' is not a built-in hook (built-ins: {', '.join(sorted(builtins)) or 'none'}); "
+                        "for your own hook write module.instance, e.g. custom_callbacks.proxy_handler_instance",
+                        key=key, source=self.source,
+                    )
+                continue
+            loaded.append((spec, self._callback(spec, key)))
+        return loaded
+
+    def _callback(self, spec: str, key: str) -> object:
+        obj = self.resolve(spec, key=key)
+        if inspect.isclass(obj):
+            module, _, attr = spec.rpartition(".")
+            raise ConfigError(
+                f"'{spec}' is the class {obj.__name__}, but a callback must be an instance: add "
+                f"`proxy_handler_instance = {attr}()` to {module}.py and write {module}.proxy_handler_instance",
+                key=key, source=self.source,
+            )
+        if not any(has_hook(obj, name) for name in BY_NAME):
+            raise ConfigError(
+                f"'{spec}' has none of the hook methods (e.g. async_pre_call_hook); see docs/hooks.md",
+                key=key, source=self.source,
+            )
+        return obj
+
+    # -- post-call rules -------------------------------------------------------
+    def rules(self, specs: list[str]) -> list[tuple[str, Callable[[str], Any]]]:
+        loaded = []
+        for i, spec in enumerate(specs):
+            key = f"litellm_settings.post_call_rules[{i}]" if len(specs) > 1 else "litellm_settings.post_call_rules"
+            fn = self.resolve(spec, key=key)
+            if not callable(fn) or inspect.isclass(fn):
+                raise ConfigError(f"'{spec}' must be a function taking the response text", key=key, source=self.source)
+            loaded.append((spec, fn))
+        return loaded
+
+
+def has_hook(obj: object, name: str) -> bool:
+    """True when ``obj`` defines hook ``name`` anywhere but in ``CustomLogger`` itself."""
+    from .custom_logger import CustomLogger
+
+    if name in getattr(obj, "__dict__", {}):
+        return callable(obj.__dict__[name])
+    for klass in type(obj).__mro__:
+        if name in klass.__dict__:
+            return klass is not CustomLogger and callable(klass.__dict__[name])
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        line = tb.tb_lineno
+        tb = tb.tb_next
+    where = f" (line {line})" if line else ""
+    return f"{type(exc).__name__}: {exc}{where}"

@@ -1,0 +1,122 @@
+"""The logging stage: LiteLLM's logging hooks, run in the background.
+
+They never delay a response and their exceptions never fail it: each event
+is a background task (sync twins run in a worker thread), drained at
+shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from ..background import Background
+from ..call import Call
+from ..errors import GatewayError
+from .pipeline import BoundHook, bind
+
+__all__ = ["LoggingHooks"]
+
+log = logging.getLogger("gatehouse.policy")
+
+
+class LoggingHooks:
+    def __init__(self, callbacks: Sequence[tuple[str, object]], *, background: Background) -> None:
+        self._background = background
+        self.pre_api_call = bind(callbacks, "async_log_pre_api_call") + bind(callbacks, "log_pre_api_call")
+        self.on_success = bind(callbacks, "async_log_success_event") + bind(callbacks, "log_success_event")
+        self.on_failure = bind(callbacks, "async_log_failure_event") + bind(callbacks, "log_failure_event")
+        self.on_stream = bind(callbacks, "async_log_stream_event") + bind(callbacks, "log_stream_event")
+        self.active = bool(self.pre_api_call or self.on_success or self.on_failure or self.on_stream)
+
+    def before_call(self, call: Call, data: dict[str, Any]) -> None:
+        if self.pre_api_call:
+            kwargs = event_kwargs(call, data, status="pending")
+            for hook in self.pre_api_call:
+                self._spawn(call, hook, data.get("model"), data.get("messages"), kwargs)
+
+    def success(self, call: Call, data: dict[str, Any], response: Any) -> None:
+        hooks = self.on_success + (self.on_stream if call.stream else ())
+        if hooks:
+            end = time.time()
+            kwargs = event_kwargs(call, data, status="success", response=response, end=end)
+            for hook in hooks:
+                self._spawn(call, hook, kwargs, response, _dt(call.started), _dt(end))
+
+    def failure(self, call: Call, data: dict[str, Any], error: GatewayError) -> None:
+        if self.on_failure:
+            end = time.time()
+            kwargs = event_kwargs(call, data, status="failure", error=error, end=end)
+            for hook in self.on_failure:
+                self._spawn(call, hook, kwargs, None, _dt(call.started), _dt(end))
+
+    def _spawn(self, call: Call, hook: BoundHook, *args: Any) -> None:
+        self._background.spawn(_run(call, hook, args), what=f"logging hook {hook.label}.{hook.name}")
+
+
+async def _run(call: Call, hook: BoundHook, args: tuple[Any, ...]) -> None:
+    try:
+        if inspect.iscoroutinefunction(hook.fn):
+            await hook(*args)
+        else:
+            await asyncio.to_thread(hook, *args)
+    except Exception as exc:
+        log.warning("call %s: logging hook %s.%s raised %s: %s", call.id, hook.label, hook.name, type(exc).__name__, exc)
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def event_kwargs(
+    call: Call, data: dict[str, Any], *, status: str, response: Any = None,
+    error: GatewayError | None = None, end: float | None = None,
+) -> dict[str, Any]:
+    """LiteLLM's logging ``kwargs``, with a ``standard_logging_object``."""
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    usage = response.get("usage") if isinstance(response, dict) else None
+    usage = usage if isinstance(usage, dict) else {}
+    end = end or time.time()
+    standard = {
+        "id": call.id,
+        "trace_id": data.get("litellm_trace_id", call.id),
+        "call_type": call.endpoint.call_type,
+        "stream": call.stream,
+        "status": status,
+        "model": data.get("model"),
+        "model_group": call.model,
+        "model_id": call.deployment_id,
+        "startTime": call.started,
+        "endTime": end,
+        "response_time": end - call.started,
+        "prompt_tokens": usage.get("prompt_tokens", 0),
+        "completion_tokens": usage.get("completion_tokens", 0),
+        "total_tokens": usage.get("total_tokens", 0),
+        "response_cost": 0.0,
+        "metadata": {k: v for k, v in metadata.items() if k.startswith("user_api_key")},
+        "request_tags": metadata.get("tags") or data.get("tags") or [],
+        "messages": data.get("messages"),
+        "response": response,
+        "error_str": error.message if error else None,
+        "error_information": {"error_code": str(error.status), "error_class": type(error).__name__} if error else None,
+        "guardrail_information": metadata.get("standard_logging_guardrail_information"),
+        "gatehouse_trace": list(call.trace),
+    }
+    return {
+        "model": data.get("model"),
+        "messages": data.get("messages"),
+        "litellm_call_id": call.id,
+        "call_type": call.endpoint.call_type,
+        "stream": call.stream,
+        "litellm_params": {"metadata": metadata},
+        "metadata": metadata,
+        "start_time": _dt(call.started),
+        "end_time": _dt(end),
+        "response_cost": 0.0,
+        "exception": error,
+        "standard_logging_object": standard,
+    }

@@ -1,0 +1,74 @@
+"""The stream stage: iterator hooks wrap the chunk stream, per-chunk hooks see the text so far."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from ..call import Call
+from ..errors import InternalError, from_exception
+from ..objects import ModelResponseStream
+from .pipeline import Pipeline
+
+__all__ = ["wrap_stream", "RawFrame", "chunk_text"]
+
+
+class RawFrame(str):
+    """An SSE frame a per-chunk hook returned verbatim (``data: ...``); it ends the stream."""
+
+
+def chunk_text(chunk: dict[str, Any]) -> str:
+    """The text a chat or completion chunk adds (first choice)."""
+    choices = chunk.get("choices")
+    if not choices:
+        return ""
+    choice = choices[0]
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        content = delta.get("content")
+        return content if isinstance(content, str) else ""
+    text = choice.get("text")
+    return text if isinstance(text, str) else ""
+
+
+async def _views(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[ModelResponseStream]:
+    async for chunk in chunks:
+        yield ModelResponseStream(chunk)
+
+
+def wrap_stream(pipeline: Pipeline, call: Call, data: dict[str, Any], chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Any]:
+    """Chunks as the client will receive them: each iterator hook wraps the previous one."""
+    stream: AsyncIterator[Any] = _views(chunks)
+    for hook in pipeline.stream_iterators:
+        wrapped = hook(call.auth, stream, data)
+        if not hasattr(wrapped, "__anext__"):
+            raise InternalError(
+                f"Hook {hook.label}.async_post_call_streaming_iterator_hook must be an async generator "
+                f"(use `yield`), but it returned {type(wrapped).__name__}"
+            )
+        stream = wrapped
+    if pipeline.stream_chunks:
+        stream = _per_chunk(pipeline, call, stream)
+    return stream
+
+
+async def _per_chunk(pipeline: Pipeline, call: Call, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    text = ""
+    async for chunk in stream:
+        data = chunk._data if isinstance(chunk, ModelResponseStream) else chunk
+        if isinstance(data, dict):
+            text += chunk_text(data)
+        replacement = None
+        for hook in pipeline.stream_chunks:
+            try:
+                result = await pipeline._run(call, "stream", hook, call.auth, text)
+            except Exception as exc:
+                raise from_exception(exc) from exc
+            if result is not None:
+                replacement = result
+        if replacement is None:
+            yield chunk
+        elif isinstance(replacement, str) and replacement.startswith("data: "):
+            yield RawFrame(replacement)
+            return
+        else:
+            yield replacement

@@ -1,0 +1,54 @@
+"""What a provider is: one deployment call, JSON or a stream of SSE payloads.
+
+Providers map their own failures to :mod:`gatehouse.errors` at this boundary:
+an HTTP error answer → ``UpstreamError`` (status, message, type and
+``retry-after`` kept), a refused or dropped connection →
+``UpstreamUnavailableError``, a timeout → ``GatewayTimeoutError``. Messages
+never contain the deployment's ``api_key``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Protocol
+
+from ..routing.deployment import Deployment
+
+__all__ = ["Provider", "UpstreamStream", "UploadFile"]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadFile:
+    """A file from a multipart request (``audio/transcriptions``)."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class UpstreamStream(Protocol):
+    """An open streamed answer: the ``data:`` payloads of its SSE events.
+
+    Iteration yields each event's payload as bytes (``[DONE]`` is consumed,
+    not yielded). ``aclose()`` releases the connection; it is always called,
+    also when the client goes away.
+    """
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Provider(Protocol):
+    async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        """One non-streaming call; the provider's JSON answer."""
+        ...
+
+    async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> UpstreamStream:
+        """Open a streamed call; returns once the provider has answered with 200."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,184 @@
+"""The built-in ``mock/…`` provider: deterministic answers, no network.
+
+It answers every endpoint, for the embedded default, the docs and hook
+development. ``litellm_params.mock_response`` fixes the reply text and
+``mock_delay`` (seconds) makes it slow, as with LiteLLM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from typing import Any, AsyncIterator
+
+import orjson
+
+from ..routing.deployment import Deployment
+from .base import UploadFile
+
+__all__ = ["MockProvider"]
+
+
+class MockProvider:
+    async def close(self) -> None:
+        return None
+
+    async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        await _delay(deployment, timeout)
+        return ANSWERS[operation](body, deployment)
+
+    async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> "MockStream":
+        await _delay(deployment, timeout)
+        return MockStream(operation, body, deployment)
+
+
+class MockStream:
+    def __init__(self, operation: str, body: dict[str, Any], deployment: Deployment) -> None:
+        self._operation, self._body, self._deployment = operation, body, deployment
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        text = _reply(self._body, self._deployment)
+        chat = self._operation == "chat"
+        base = {
+            "id": _id("chatcmpl" if chat else "cmpl", text),
+            "object": "chat.completion.chunk" if chat else "text_completion",
+            "created": int(time.time()),
+            "model": self._body.get("model"),
+        }
+        words = [w + " " for w in text.split(" ")]
+        words[-1] = words[-1][:-1]
+        if chat:
+            yield orjson.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+        for word in words:
+            choice = {"index": 0, "delta": {"content": word}} if chat else {"index": 0, "text": word}
+            yield orjson.dumps({**base, "choices": [{**choice, "finish_reason": None}]})
+            await asyncio.sleep(0)
+        last = {"index": 0, "delta": {}} if chat else {"index": 0, "text": ""}
+        yield orjson.dumps({**base, "choices": [{**last, "finish_reason": "stop"}]})
+        if (self._body.get("stream_options") or {}).get("include_usage"):
+            yield orjson.dumps({**base, "choices": [], "usage": _usage(self._body, text)})
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def _delay(deployment: Deployment, timeout: float) -> None:
+    delay = deployment.params.get("mock_delay")
+    if delay:
+        await asyncio.sleep(min(float(delay), timeout))
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and "text" in p)
+    prompt = body.get("prompt")
+    if isinstance(prompt, list):
+        prompt = next((p for p in prompt if isinstance(p, str)), "")
+    return prompt if isinstance(prompt, str) else ""
+
+
+def _reply(body: dict[str, Any], deployment: Deployment) -> str:
+    fixed = deployment.params.get("mock_response")
+    if isinstance(fixed, str):
+        return fixed
+    said = _last_user_text(body).strip()
+    return f"Hello from the Gatehouse mock model! You said: {said}" if said else "Hello from the Gatehouse mock model!"
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _usage(body: dict[str, Any], reply: str) -> dict[str, int]:
+    prompt = _words(_last_user_text(body))
+    completion = _words(reply)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _id(prefix: str, text: str) -> str:
+    return f"{prefix}-mock-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def _chat(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    text = _reply(body, deployment)
+    return {
+        "id": _id("chatcmpl", text), "object": "chat.completion", "created": int(time.time()), "model": body.get("model"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": _usage(body, text),
+    }
+
+
+def _completion(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    text = _reply(body, deployment)
+    return {
+        "id": _id("cmpl", text), "object": "text_completion", "created": int(time.time()), "model": body.get("model"),
+        "choices": [{"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}],
+        "usage": _usage(body, text),
+    }
+
+
+def _vector(text: str, dimensions: int) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [round((digest[i % 32] - 128) / 128, 6) for i in range(dimensions)]
+
+
+def _embedding(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    inputs = body.get("input")
+    items = inputs if isinstance(inputs, list) else [inputs]
+    dims = body.get("dimensions") if isinstance(body.get("dimensions"), int) else 8
+    data = [{"object": "embedding", "index": i, "embedding": _vector(str(item), dims)} for i, item in enumerate(items)]
+    tokens = sum(_words(str(i)) for i in items)
+    return {"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+# A 1×1 transparent PNG.
+_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+
+
+def _image(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    n = body.get("n") if isinstance(body.get("n"), int) else 1
+    item = {"b64_json": _PNG, "revised_prompt": body.get("prompt")}
+    return {"created": int(time.time()), "data": [dict(item) for _ in range(max(1, n))]}
+
+
+def _moderation(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    inputs = body.get("input")
+    items = inputs if isinstance(inputs, list) else [inputs]
+    results = []
+    for item in items:
+        flagged = "flag" in str(item).lower()
+        results.append({
+            "flagged": flagged,
+            "categories": {"harassment": flagged, "violence": False},
+            "category_scores": {"harassment": 0.99 if flagged else 0.001, "violence": 0.001},
+        })
+    return {"id": _id("modr", str(items)), "model": body.get("model"), "results": results}
+
+
+def _transcription(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    upload = body.get("file")
+    fixed = deployment.params.get("mock_response")
+    if isinstance(fixed, str):
+        return {"text": fixed}
+    if isinstance(upload, UploadFile):
+        return {"text": f"Mock transcription of {upload.filename} ({len(upload.data)} bytes)."}
+    return {"text": "Mock transcription."}
+
+
+ANSWERS = {
+    "chat": _chat,
+    "completion": _completion,
+    "embedding": _embedding,
+    "image": _image,
+    "moderation": _moderation,
+    "transcription": _transcription,
+}

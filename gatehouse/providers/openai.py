@@ -1,0 +1,246 @@
+"""OpenAI-compatible upstreams (OpenAI, Azure OpenAI v1, vLLM, Ollama, Groq, ...).
+
+One pooled aiohttp session per gateway process, created once and closed
+once. Request bodies are sent as given (unknown fields pass through);
+streamed answers are relayed event by event as they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+import aiohttp
+import orjson
+
+from ..errors import GatewayTimeoutError, UpstreamError, UpstreamUnavailableError, redact_hosts
+from ..routing.deployment import Deployment
+from .base import UploadFile
+
+__all__ = ["OpenAICompatibleProvider", "DEFAULT_API_BASES"]
+
+PATHS = {
+    "chat": "/chat/completions",
+    "completion": "/completions",
+    "embedding": "/embeddings",
+    "image": "/images/generations",
+    "moderation": "/moderations",
+    "transcription": "/audio/transcriptions",
+}
+
+#: Where providers that speak the OpenAI API live when ``api_base`` is not set.
+DEFAULT_API_BASES = {
+    "openai": "https://api.openai.com/v1",
+    "text-completion-openai": "https://api.openai.com/v1",
+    "groq": "https://api.groq.com/openai/v1",
+    "together_ai": "https://api.together.xyz/v1",
+    "deepseek": "https://api.deepseek.com/v1",
+    "mistral": "https://api.mistral.ai/v1",
+    "fireworks_ai": "https://api.fireworks.ai/inference/v1",
+    "openrouter": "https://openrouter.ai/api/v1",
+    "xai": "https://api.x.ai/v1",
+    "perplexity": "https://api.perplexity.ai",
+}
+#: Providers that need an explicit ``api_base``.
+SELF_HOSTED = ("azure", "hosted_vllm", "vllm", "openai_like", "custom_openai", "lm_studio", "ollama_chat", "ollama")
+
+#: litellm_params that shape the HTTP request rather than the body.
+TRANSPORT_PARAMS = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Per-deployment request pieces, computed once."""
+
+    base: str
+    query: str
+    headers: dict[str, str]
+    api_key: str | None
+
+
+class OpenAICompatibleProvider:
+    def __init__(self, *, connect_timeout: float = 10.0) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._targets: dict[str, _Target] = {}
+        self._connect_timeout = connect_timeout
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector, json_serialize=lambda o: orjson.dumps(o).decode(), skip_auto_headers=("User-Agent",)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _target(self, deployment: Deployment) -> _Target:
+        target = self._targets.get(deployment.id)
+        if target is None:
+            target = self._targets[deployment.id] = _build_target(deployment)
+        return target
+
+    async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        target = self._target(deployment)
+        url = target.base + PATHS[operation] + target.query
+        data, headers = _encode(body, target)
+        try:
+            async with self._client().post(
+                url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout, connect=self._connect_timeout)
+            ) as resp:
+                raw = await resp.read()
+                if resp.status >= 400:
+                    raise _upstream_error(resp.status, raw, resp.headers, target.api_key)
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise GatewayTimeoutError(f"Upstream request timed out after {timeout:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise _unavailable(exc, target.api_key) from None
+        try:
+            answer = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
+        if not isinstance(answer, dict):
+            raise UpstreamError("The upstream answered with JSON that is not an object", status=502)
+        return answer
+
+    async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> "SSEStream":
+        target = self._target(deployment)
+        url = target.base + PATHS[operation] + target.query
+        data, headers = _encode(body, target)
+        try:
+            resp = await self._client().post(
+                url, data=data, headers=headers,
+                timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout, sock_read=timeout),
+            )
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise GatewayTimeoutError(f"Upstream request timed out after {timeout:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise _unavailable(exc, target.api_key) from None
+        if resp.status >= 400:
+            try:
+                raw = await resp.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                raw = b""
+            finally:
+                resp.release()
+            raise _upstream_error(resp.status, raw, resp.headers, target.api_key)
+        return SSEStream(resp, timeout)
+
+
+class SSEStream:
+    """The ``data:`` payloads of an upstream SSE answer (see ``UpstreamStream``)."""
+
+    def __init__(self, resp: aiohttp.ClientResponse, timeout: float) -> None:
+        self._resp = resp
+        self._timeout = timeout
+        self._done = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[bytes]:
+        buffer = b""
+        try:
+            async for piece in self._resp.content.iter_any():
+                if b"\r" in piece:
+                    piece = piece.replace(b"\r\n", b"\n")
+                buffer += piece
+                while (end := buffer.find(b"\n\n")) >= 0:
+                    payload = _event_payload(buffer[:end])
+                    buffer = buffer[end + 2:]
+                    if payload is None:
+                        continue
+                    if payload == b"[DONE]":
+                        self._done = True
+                        return
+                    yield payload
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise GatewayTimeoutError(f"Upstream stream stalled for more than {self._timeout:g} s") from None
+        except aiohttp.ClientError:
+            raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
+        tail = _event_payload(buffer.strip()) if buffer.strip() else None
+        if tail is not None and tail != b"[DONE]":
+            yield tail
+        self._done = True
+
+    async def aclose(self) -> None:
+        if self._done:
+            self._resp.release()
+        else:
+            self._resp.close()  # abandon the connection: the upstream sees the disconnect
+
+
+def _event_payload(event: bytes) -> bytes | None:
+    if event.startswith(b"data:") and b"\n" not in event:
+        return event[5:].lstrip(b" ")
+    lines = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
+    return b"\n".join(lines) if lines else None
+
+
+def _build_target(deployment: Deployment) -> _Target:
+    base = deployment.api_base or DEFAULT_API_BASES.get(deployment.provider, DEFAULT_API_BASES["openai"])
+    base = base.rstrip("/")
+    for suffix in PATHS.values():
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    params = deployment.params
+    headers = {str(k): str(v) for k, v in dict(params.get("extra_headers") or {}).items()}
+    key = deployment.api_key
+    if key:
+        if deployment.provider == "azure":
+            headers["api-key"] = key
+        else:
+            headers["Authorization"] = f"Bearer {key}"
+    if params.get("organization"):
+        headers["OpenAI-Organization"] = str(params["organization"])
+    query = f"?api-version={params['api_version']}" if params.get("api_version") else ""
+    return _Target(base=base, query=query, headers=headers, api_key=key)
+
+
+def _encode(body: dict[str, Any], target: _Target) -> tuple[Any, dict[str, str]]:
+    upload = body.get("file")
+    if isinstance(upload, UploadFile):
+        form = aiohttp.FormData()
+        for name, value in body.items():
+            if name == "file" or value is None:
+                continue
+            form.add_field(name, value if isinstance(value, str) else orjson.dumps(value).decode())
+        form.add_field("file", upload.data, filename=upload.filename, content_type=upload.content_type)
+        return form, target.headers
+    headers = dict(target.headers)
+    headers["Content-Type"] = "application/json"
+    return orjson.dumps(body), headers
+
+
+def _scrub(text: str, api_key: str | None) -> str:
+    if api_key and api_key in text:
+        text = text.replace(api_key, "[REDACTED]")
+    return text
+
+
+def _upstream_error(status: int, raw: bytes, headers: Any, api_key: str | None) -> UpstreamError:
+    message, etype, param = f"Upstream answered HTTP {status}", None, None
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = None
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        message = err.get("message") or message
+        etype = err.get("type") if isinstance(err.get("type"), str) else None
+        param = err.get("param") if isinstance(err.get("param"), str) else None
+    elif isinstance(err, str):
+        message = err
+    elif isinstance(body, dict) and isinstance(body.get("detail"), str):
+        message = body["detail"]
+    kept = {"retry-after": headers["retry-after"]} if "retry-after" in headers else {}
+    return UpstreamError(_scrub(str(message), api_key), status=status, type=etype, param=param, headers=kept)
+
+
+def _unavailable(exc: BaseException, api_key: str | None) -> UpstreamUnavailableError:
+    reason = _scrub(redact_hosts(str(exc) or type(exc).__name__), api_key)
+    return UpstreamUnavailableError(f"Upstream unavailable: {reason}")

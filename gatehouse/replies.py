@@ -1,0 +1,69 @@
+"""What the flow takes in and gives back, independent of the HTTP server.
+
+The aiohttp server (:mod:`gatehouse.server`) and the hook harness
+(:mod:`gatehouse.policy.harness`) both drive :class:`gatehouse.flow.Flow`
+through these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Mapping, Protocol
+
+import orjson
+
+from .errors import GatewayError, error_body
+
+__all__ = ["Inbound", "JsonReply", "StreamReply", "Reply", "sse_frame", "sse_error", "SSE_DONE", "SSE_HEADERS"]
+
+SSE_DONE = b"data: [DONE]\n\n"
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class Inbound(Protocol):
+    """One client request as the flow sees it."""
+
+    route: str
+    headers: Mapping[str, str]
+    """Case-insensitive look-ups (``headers.get("Authorization")``)."""
+
+    async def body(self) -> bytes:
+        """The raw body (raises :class:`PayloadTooLargeError` past the limit)."""
+        ...
+
+    async def form(self) -> dict[str, Any]:
+        """A multipart body: fields as strings, files as :class:`UploadFile`."""
+        ...
+
+
+@dataclass(slots=True)
+class JsonReply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@dataclass(slots=True)
+class StreamReply:
+    """A 200 SSE answer; ``frames`` yields complete frames, ending with ``[DONE]``.
+
+    Whoever writes it must ``aclose()`` ``frames`` if it stops early (client gone).
+    """
+
+    headers: dict[str, str]
+    frames: AsyncIterator[bytes]
+    status: int = 200
+
+
+Reply = JsonReply | StreamReply
+
+
+def sse_frame(payload: Any) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def sse_error(error: GatewayError) -> bytes:
+    return sse_frame(error_body(error))

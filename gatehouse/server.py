@@ -1,0 +1,186 @@
+"""The aiohttp application: routes from the endpoint table, one error renderer.
+
+Every LLM endpoint is served by :meth:`gatehouse.flow.Flow.handle`, with and
+without the ``/v1`` prefix. Admin and operational routes (keys, models,
+health, metrics, docs) live here too; errors anywhere are rendered by
+:func:`gatehouse.errors.render` in :func:`error_middleware`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+from aiohttp.client_exceptions import ClientConnectionResetError
+
+from . import __version__
+from .endpoints import ENDPOINTS, Endpoint
+from .errors import BadRequestError, GatewayError, InternalError, NotFoundError, PayloadTooLargeError, render
+from .openapi import docs_routes
+from .providers.base import UploadFile
+from .replies import SSE_HEADERS, JsonReply, Reply
+
+__all__ = ["build_application", "AiohttpInbound"]
+
+log = logging.getLogger("gatehouse.server")
+
+GATEWAY_KEY: web.AppKey[Any] = web.AppKey("gateway", object)
+
+
+class AiohttpInbound:
+    """:class:`gatehouse.replies.Inbound` over an aiohttp request."""
+
+    __slots__ = ("request", "route", "headers", "limit")
+
+    def __init__(self, request: web.Request, limit: int) -> None:
+        self.request = request
+        self.route = request.path
+        self.headers = request.headers
+        self.limit = limit
+
+    def _too_large(self) -> PayloadTooLargeError:
+        return PayloadTooLargeError(f"Request body too large: the limit is {self.limit} bytes")
+
+    async def body(self) -> bytes:
+        length = self.request.content_length
+        if length is not None and length > self.limit:
+            raise self._too_large()
+        try:
+            return await self.request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise self._too_large() from None
+
+    async def form(self) -> dict[str, Any]:
+        length = self.request.content_length
+        if length is not None and length > self.limit:
+            raise self._too_large()
+        if not self.request.content_type.startswith("multipart/"):
+            raise BadRequestError("this endpoint takes a multipart/form-data body", param="request_body")
+        fields: dict[str, Any] = {}
+        size = 0
+        try:
+            reader = await self.request.multipart()
+            while (part := await reader.next()) is not None:
+                data = await part.read()  # type: ignore[union-attr]
+                size += len(data)
+                if size > self.limit:
+                    raise self._too_large()
+                name = part.name or ""  # type: ignore[union-attr]
+                if part.filename:  # type: ignore[union-attr]
+                    ctype = part.headers.get("Content-Type", "application/octet-stream")  # type: ignore[union-attr]
+                    fields[name] = UploadFile(part.filename, ctype, bytes(data))  # type: ignore[union-attr]
+                else:
+                    fields[name] = _form_value(bytes(data).decode("utf-8", "replace"))
+        except (ValueError, AssertionError) as exc:
+            raise BadRequestError(f"Invalid multipart body: {exc}", param="request_body") from None
+        return fields
+
+
+def _form_value(text: str) -> Any:
+    """Form fields are strings; JSON objects (``metadata``) and numbers are decoded."""
+    if text[:1] in ("{", "["):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+    return text
+
+
+async def write_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
+    if isinstance(reply, JsonReply):
+        return web.Response(body=reply.body, status=reply.status, headers=reply.headers, content_type="application/json")
+    response = web.StreamResponse(status=reply.status, headers={**SSE_HEADERS, **reply.headers})
+    frames = reply.frames
+    try:
+        await response.prepare(request)
+        async for frame in frames:
+            await response.write(frame)
+        await response.write_eof()
+    except (ConnectionResetError, ClientConnectionResetError):
+        log.debug("client went away during a stream")
+    finally:
+        await frames.aclose()  # type: ignore[attr-defined]
+    return response
+
+
+def llm_handler(gateway: Any, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    flow, limit = gateway.flow, gateway.config.max_request_bytes
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await write_reply(request, await flow.handle(endpoint, AiohttpInbound(request, limit)))
+
+    return handler
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        return _error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status == 404:
+            return _error_response(NotFoundError(f"No route for {request.method} {request.path}"))
+        return _error_response(GatewayError(exc.reason, status=exc.status))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error_response(InternalError("Internal server error"))
+
+
+def _error_response(error: GatewayError) -> web.Response:
+    status, body, headers = render(error)
+    return web.Response(body=body, status=status, headers=headers, content_type="application/json")
+
+
+def _json(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
+
+
+def build_application(gateway: Any) -> web.Application:
+    """The application for one gateway (routes are a table, not copies)."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=gateway.config.max_request_bytes)
+    app[GATEWAY_KEY] = gateway
+    for endpoint in ENDPOINTS:
+        handler = llm_handler(gateway, endpoint)
+        app.router.add_post(endpoint.path, handler)
+        app.router.add_post("/v1" + endpoint.path, handler)
+    app.router.add_routes(ops_routes(gateway))
+    app.router.add_routes(gateway.key_routes)
+    app.router.add_routes(docs_routes())
+    return app
+
+
+def ops_routes(gateway: Any) -> list[web.RouteDef]:
+    async def models(request: web.Request) -> web.Response:
+        identity = await gateway.auth.authenticate(request.headers)
+        names = [n for n in gateway.router.group_names() if not identity.models or n in identity.models
+                 or "all-proxy-models" in identity.models]
+        data = [{"id": n, "object": "model", "created": 1677610602, "owned_by": "gatehouse"} for n in names]
+        return _json({"object": "list", "data": data})
+
+    async def liveliness(request: web.Request) -> web.Response:
+        return _json("I'm alive!")
+
+    async def readiness(request: web.Request) -> web.Response:
+        report = await gateway.readiness()
+        return _json(report, 200 if report["status"] == "healthy" else 503)
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=gateway.metrics.render(), content_type="text/plain")
+
+    async def root(request: web.Request) -> web.Response:
+        return _json({"name": "gatehouse", "version": __version__, "docs": "/docs", "models": "/v1/models"})
+
+    return [
+        web.get("/models", models), web.get("/v1/models", models),
+        web.get("/health/liveliness", liveliness), web.get("/health/liveness", liveliness),
+        web.get("/health/readiness", readiness), web.get("/health", readiness),
+        web.get("/metrics", metrics), web.get("/", root),
+    ]
