@@ -105,8 +105,8 @@ def wrk_version() -> str | None:
     if exe is None:
         return None
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10)
-    text = (out.stdout + out.stderr).strip().splitlines()
-    return text[0] if text else "wrk"
+    words = (out.stdout + out.stderr).split()
+    return " ".join(words[:2]) if words else "wrk"
 
 
 def run_wrk(spec: LoadSpec) -> LoadResult:

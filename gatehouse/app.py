@@ -43,8 +43,10 @@ class Gateway:
     closes them.
     """
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, *, callbacks: list[object] | None = None) -> None:
+        """``callbacks``: extra callback objects, after the config's (the harness and tests use this)."""
         self.config = config
+        self._extra = list(callbacks or [])
         source = config.source
         self.metrics = Metrics()
         self.background = Background()
@@ -86,6 +88,7 @@ class Gateway:
         if self.config.master_key:
             ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.cache)))
         ordered += loader.callbacks(self.config.callbacks, bind_builtins(cache=self.cache))
+        ordered += [(type(obj).__name__, obj) for obj in self._extra]
         ordered += [(f"guardrail:{g.guardrail_name}", g) for g in self.guardrails]
         return ordered
 

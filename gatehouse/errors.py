@@ -295,6 +295,8 @@ def from_exception(exc: BaseException, *, default_status: int = 500) -> GatewayE
     message = getattr(exc, "message", None)
     if not isinstance(message, str) or not message:
         message = str(exc) or type(exc).__name__
+        if isinstance(exc, LookupError):  # str(KeyError('x')) is just "'x'"
+            message = f"{type(exc).__name__}: {message}"
     return GatewayError(
         redact_hosts(message),
         status=status,

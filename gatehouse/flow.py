@@ -11,6 +11,7 @@ Endpoints differ only by their row in :mod:`gatehouse.endpoints`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -31,7 +32,7 @@ from .policy.rules import PostCallRules
 from .providers import Providers
 from .replies import Inbound, JsonReply, Reply, StreamReply
 from .routing.router import Router
-from .streaming import StreamRelay
+from .streaming import ClientDisconnected, StreamRelay
 
 __all__ = ["Flow", "FlowSettings", "INTERNAL_KEYS"]
 
@@ -92,6 +93,10 @@ class Flow:
             return await self._json(call, data, response)
         except Exception as exc:
             return await self._fail(call, data, exc, authenticated)
+        except asyncio.CancelledError:  # the client went away: the upstream call is cancelled with us
+            if authenticated:
+                self.logging.failure(call, data, ClientDisconnected())
+            raise
 
     async def _read(self, endpoint: Endpoint, inbound: Inbound) -> dict[str, Any]:
         if endpoint.multipart:
@@ -199,6 +204,8 @@ class Flow:
         upstream = await self.pipeline.run_during(call, data, self._open_stream(call, data))
         rules = self.rules if call.endpoint.post_call_rules and not self.settings.hold_stream_for_rules else None
         frames = await self.relay.start(call, data, upstream, rules, on_error=self._stream_error)
+        if self.pipeline.response_headers:
+            await self.pipeline.run_response_headers(call, data, None)
         return StreamReply(self._headers(call, data), frames)
 
     async def _stream_error(self, call: Call, data: dict[str, Any], exc: BaseException) -> GatewayError:
@@ -242,12 +249,11 @@ class Flow:
         if authenticated and self.pipeline.failure:
             error = await self.pipeline.run_failure(call, data, error, exc)
         self._log_failure(call, error, exc)
+        if authenticated and self.pipeline.response_headers:
+            await self.pipeline.run_response_headers(call, data, None)
         headers = self._headers(call, data)
         if authenticated:
             self.logging.failure(call, data, error)
-            if self.pipeline.response_headers:
-                await self.pipeline.run_response_headers(call, data, None)
-                headers.update(call.response_headers)
         self.metrics.requests.labels(call.endpoint.call_type, str(error.status)).inc()
         status, body, error_headers = render(error, call_id=call.id, include_call_id=self.settings.include_call_id_in_error_body)
         headers.update(error_headers)

@@ -129,11 +129,14 @@ async def _pg_admin(sql: str) -> None:
 @pytest.fixture
 def pg_dsn() -> Iterator[str]:
     name = f"gatehouse_test_{secrets.token_hex(6)}"
+    problem = None
     try:
         _run_async(_pg_admin(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any failure here means "no usable PostgreSQL"
-        pytest.fail(f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} as user "
-                    f"{PG_USER} ({exc!r}); start it with scripts/services.sh",
+        problem = repr(exc)
+    if problem is not None:
+        pytest.fail(f"PostgreSQL at {PG_HOST}:{PG_PORT} (user {PG_USER}, no password) is "
+                    f"not usable: {problem}; start it with scripts/services.sh",
                     pytrace=False)
     yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
     _run_async(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -144,11 +147,14 @@ def redis_url() -> str:
     import redis
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+    problem = None
     try:
         client.flushdb()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}); start it with "
-                    "scripts/services.sh", pytrace=False)
+    except redis.exceptions.RedisError as exc:
+        problem = str(exc)
     finally:
         client.close()
+    if problem is not None:
+        pytest.fail(f"Redis at {REDIS_URL} is not usable: {problem}; start it with "
+                    "scripts/services.sh", pytrace=False)
     return REDIS_URL

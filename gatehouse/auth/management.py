@@ -21,12 +21,25 @@ from __future__ import annotations
 import builtins
 import math
 import re
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
-from gatehouse.errors import BadRequestError, NotFoundError
+import orjson
 
-from .keys import KEY_PREFIX, DuplicateKeyError, KeyRecord, abbreviate_key, as_utc, generate_key, hash_key, utc_now
+from gatehouse.errors import BadRequestError, InternalError, NotFoundError, redact_hosts
+
+from .keys import (
+    KEY_PREFIX,
+    DuplicateKeyError,
+    KeyRecord,
+    KeyStoreError,
+    abbreviate_key,
+    as_utc,
+    generate_key,
+    hash_key,
+    utc_now,
+)
 from .store import KeyStore
 
 __all__ = ["KeyManager", "parse_duration", "parse_expires", "MAX_PAGE_SIZE"]
@@ -45,24 +58,40 @@ _ALIAS_PAGE = 100
 # -- field validation ------------------------------------------------------
 
 
+def _is_text(value: Any) -> bool:
+    """A string a database can store (PostgreSQL refuses NUL characters)."""
+    return isinstance(value, str) and "\x00" not in value
+
+
 def _optional_str(value: Any, name: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if _is_text(value):
+        return str(value)
     raise BadRequestError(f"{name} must be a string or null", param=name)
 
 
 def _str_list(value: Any, name: str) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+    if isinstance(value, list) and all(_is_text(item) for item in value):
         return list(value)
     raise BadRequestError(f"{name} must be a list of strings", param=name)
+
+
+def _storable_json(value: Any) -> bool:
+    """JSON-encodable, without NUL characters (PostgreSQL's JSONB refuses them)."""
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return False
+    return "\\u0000" not in text.replace("\\\\", "")
 
 
 def _json_object(value: Any, name: str) -> dict[str, Any]:
     if value is None:
         return {}
-    if isinstance(value, dict):
+    if isinstance(value, dict) and _storable_json(value):
         return dict(value)
     raise BadRequestError(f"{name} must be a JSON object", param=name)
 
@@ -184,6 +213,17 @@ def _query_flag(query: Mapping[str, Any], name: str) -> bool:
     raise BadRequestError(f"{name} must be true or false", param=name)
 
 
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """A failing database answers 500 (host names removed from the message)."""
+    try:
+        yield
+    except DuplicateKeyError:
+        raise BadRequestError("a key with this value already exists", param="key") from None
+    except KeyStoreError as exc:
+        raise InternalError(f"key store unavailable: {redact_hosts(str(exc))}") from exc
+
+
 # -- operations ------------------------------------------------------------
 
 
@@ -210,10 +250,8 @@ class KeyManager:
         record = KeyRecord(token=hash_key(key), key_name=abbreviate_key(key), created_at=now, updated_at=now)
         for name, value in _record_fields(body, now).items():
             setattr(record, name, value)
-        try:
+        with _store_errors():
             await self._store.insert(record)
-        except DuplicateKeyError:
-            raise BadRequestError("a key with this value already exists", param="key") from None
         return {"key": key, **record.to_json(), "token_id": record.token}
 
     async def info(self, key_or_hash: Any) -> dict[str, Any]:
@@ -221,7 +259,8 @@ class KeyManager:
         if not isinstance(key_or_hash, str) or not key_or_hash:
             raise BadRequestError("key is required: the key or its hash", param="key")
         token = hash_key(key_or_hash)
-        record = await self._store.get(token)
+        with _store_errors():
+            record = await self._store.get(token)
         if record is None:
             raise NotFoundError("Key not found: no key matches the given key or hash", param="key")
         return {"key": token, "info": record.to_json()}
@@ -234,7 +273,8 @@ class KeyManager:
         filters = {name: query.get(name) or None for name in ("user_id", "team_id", "key_alias")}
         for name, value in filters.items():
             _optional_str(value, name)
-        records, total = await self._store.list(**filters, page=page, size=size)
+        with _store_errors():
+            records, total = await self._store.list(**filters, page=page, size=size)
         return {
             "keys": [r.to_json() if full else r.token for r in records],
             "total_count": total,
@@ -245,7 +285,9 @@ class KeyManager:
     async def update(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Change the given fields of one key; the updated record."""
         token = hash_key(_required_key(body))
-        record = await self._store.update(token, _record_fields(body, utc_now()))
+        fields = _record_fields(body, utc_now())
+        with _store_errors():
+            record = await self._store.update(token, fields)
         if record is None:
             raise NotFoundError("Key not found: no key matches the given key or hash", param="key")
         self._changed([token])
@@ -258,9 +300,10 @@ class KeyManager:
         if not keys and not aliases:
             raise BadRequestError("keys (or key_aliases) must be a non-empty list of strings", param="keys")
         given = {key: [hash_key(key)] for key in keys}
-        for alias in aliases:
-            given[alias] = await self._alias_tokens(alias)
-        deleted = set(await self._store.delete([t for tokens in given.values() for t in tokens]))
+        with _store_errors():
+            for alias in aliases:
+                given[alias] = await self._alias_tokens(alias)
+            deleted = set(await self._store.delete([t for tokens in given.values() for t in tokens]))
         if not deleted:
             raise NotFoundError("None of the given keys exist", param="keys")
         self._changed(sorted(deleted))

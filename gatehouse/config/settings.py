@@ -42,7 +42,7 @@ ROUTER_SETTINGS_KEYS = {
     "routing_strategy", "enable_tag_filtering", "tag_filtering_match_any", "num_retries", "fallbacks",
     "context_window_fallbacks", "content_policy_fallbacks", "timeout", "retry_after", "allowed_fails",
     "cooldown_time", "redis_host", "redis_port", "redis_password", "redis_url", "backoff_base",
-    "model_group_alias", "default_litellm_params",
+    "model_group_alias", "default_litellm_params", "stream_timeout", "disable_cooldowns", "backoff_max",
 }
 
 

@@ -153,8 +153,11 @@ class GenericGuardrail(CustomLogger):
     ) -> AsyncGenerator[Any, None]:
         """post_call (streaming): release the stream in checked windows (:mod:`.stream`)."""
         if not self.should_run(request_data, "post_call"):
-            async for chunk in response:
-                yield chunk
+            try:
+                async for chunk in response:
+                    yield chunk
+            finally:
+                await _aclose(response)
             return
         metadata = _metadata(request_data)
         _mark_applied(metadata, self.guardrail_name)  # the header goes out before the body
@@ -163,16 +166,18 @@ class GenericGuardrail(CustomLogger):
         async def check(texts: list[str], model: str | None) -> list[str] | None:
             return await self._check_window(request_data, metadata, tally, Extraction(texts=texts, model=model))
 
+        guarded = guard_stream(
+            response,
+            check,
+            sampling_rate=self.config.streaming_sampling_rate,
+            end_of_stream_only=self.config.streaming_end_of_stream_only,
+            guardrail_name=self.guardrail_name,
+        )
         try:
-            async for chunk in guard_stream(
-                response,
-                check,
-                sampling_rate=self.config.streaming_sampling_rate,
-                end_of_stream_only=self.config.streaming_end_of_stream_only,
-                guardrail_name=self.guardrail_name,
-            ):
+            async for chunk in guarded:
                 yield chunk
         finally:
+            await guarded.aclose()  # closes the upstream too
             if tally.status == NOT_RUN:
                 self._observe("post_call", NOT_RUN)
             self._record(metadata, "post_call", tally.status, tally.summary, tally.start, tally.end,
@@ -320,6 +325,12 @@ def _mark_applied(metadata: dict, name: str) -> None:
         applied = metadata["applied_guardrails"] = []
     if name not in applied:
         applied.append(name)
+
+
+async def _aclose(stream: Any) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def _call_type(data: dict, response: dict) -> str | None:

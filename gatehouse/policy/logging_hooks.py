@@ -35,37 +35,33 @@ class LoggingHooks:
 
     def before_call(self, call: Call, data: dict[str, Any]) -> None:
         if self.pre_api_call:
-            kwargs = event_kwargs(call, data, status="pending")
-            for hook in self.pre_api_call:
-                self._spawn(call, hook, data.get("model"), data.get("messages"), kwargs)
+            self._spawn(self.pre_api_call, call, data, "pending", None, None)
 
     def success(self, call: Call, data: dict[str, Any], response: Any) -> None:
         hooks = self.on_success + (self.on_stream if call.stream else ())
         if hooks:
-            end = time.time()
-            kwargs = event_kwargs(call, data, status="success", response=response, end=end)
-            for hook in hooks:
-                self._spawn(call, hook, kwargs, response, _dt(call.started), _dt(end))
+            self._spawn(hooks, call, data, "success", response, None)
 
     def failure(self, call: Call, data: dict[str, Any], error: GatewayError) -> None:
         if self.on_failure:
-            end = time.time()
-            kwargs = event_kwargs(call, data, status="failure", error=error, end=end)
-            for hook in self.on_failure:
-                self._spawn(call, hook, kwargs, None, _dt(call.started), _dt(end))
+            self._spawn(self.on_failure, call, data, "failure", None, error)
 
-    def _spawn(self, call: Call, hook: BoundHook, *args: Any) -> None:
-        self._background.spawn(_run(call, hook, args), what=f"logging hook {hook.label}.{hook.name}")
+    def _spawn(self, hooks: tuple[BoundHook, ...], call: Call, data: dict[str, Any], status: str,
+               response: Any, error: GatewayError | None) -> None:
+        """One background task per event; the kwargs are built there, not on the hot path."""
+        end = time.time()
+        self._background.spawn(_emit(hooks, call, data, status, response, error, end), what=f"logging ({status})")
 
 
-async def _run(call: Call, hook: BoundHook, args: tuple[Any, ...]) -> None:
-    try:
-        if inspect.iscoroutinefunction(hook.fn):
-            await hook(*args)
-        else:
-            await asyncio.to_thread(hook, *args)
-    except Exception as exc:
-        log.warning("call %s: logging hook %s.%s raised %s: %s", call.id, hook.label, hook.name, type(exc).__name__, exc)
+async def _emit(hooks: tuple[BoundHook, ...], call: Call, data: dict[str, Any], status: str,
+                response: Any, error: GatewayError | None, end: float) -> None:
+    kwargs = event_kwargs(call, data, status=status, response=response, error=error, end=end)
+    if status == "pending":
+        calls = [_run(call, hook, (data.get("model"), data.get("messages"), kwargs)) for hook in hooks]
+    else:
+        args = (kwargs, response, _dt(call.started), _dt(end))
+        calls = [_run(call, hook, args) for hook in hooks]
+    await asyncio.gather(*calls)
 
 
 def _dt(ts: float) -> datetime:

@@ -142,9 +142,15 @@ class GuardrailService:
     """
 
     def __init__(
-        self, policy: Policy, *, host: str = "127.0.0.1", port: int = 0, logger: logging.Logger | None = None
+        self,
+        policy: Policy,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        logger: logging.Logger | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
     ) -> None:
-        self.app = build_app(policy, logger=logger)
+        self.app = build_app(policy, logger=logger, max_body_bytes=max_body_bytes)
         self.host = host
         self.port = port
         self.url = ""

@@ -141,17 +141,25 @@ def _card_grouping(groups: list[re.Match[str]]) -> bool:
 
 
 def _cards_in_run(groups: list[re.Match[str]], offset: int) -> list[Finding]:
-    """Left to right, the longest run of whole groups that is a valid card."""
+    """Left to right, the longest run of whole groups that is a valid card.
+
+    A window never spans more than 19 groups (19 digits), so this is linear
+    in the number of groups.
+    """
     found: list[Finding] = []
     i = 0
     while i < len(groups):
-        for j in range(len(groups) - 1, i - 1, -1):
-            window = groups[i : j + 1]
-            digits = "".join(g.group() for g in window)
-            if _is_card(digits) and _card_grouping(window):
-                found.append(Finding("credit_card", offset + groups[i].start(), offset + groups[j].end()))
-                i = j
+        best = -1
+        digits = ""
+        for j in range(i, min(len(groups), i + 19)):
+            digits += groups[j].group()
+            if len(digits) > 19:
                 break
+            if _is_card(digits) and _card_grouping(groups[i : j + 1]):
+                best = j
+        if best >= 0:
+            found.append(Finding("credit_card", offset + groups[i].start(), offset + groups[best].end()))
+            i = best
         i += 1
     return found
 

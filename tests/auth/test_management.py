@@ -19,7 +19,14 @@ from gatehouse.auth.keys import KeyRecord, abbreviate_key, generate_key, hash_ke
 from gatehouse.auth.management import KeyManager, parse_duration, parse_expires
 from gatehouse.auth.routes import key_routes
 from gatehouse.auth.store import SQLiteKeyStore
-from gatehouse.errors import AuthenticationError, BadRequestError, GatewayError, NotFoundError, render
+from gatehouse.errors import (
+    AuthenticationError,
+    BadRequestError,
+    GatewayError,
+    InternalError,
+    NotFoundError,
+    render,
+)
 
 MASTER = "sk-master-1234"
 
@@ -150,6 +157,7 @@ async def test_duplicate_alias_is_allowed(manager: KeyManager) -> None:
         ("key_alias", 5), ("user_id", ["u"]), ("team_id", {}), ("organization_id", 1), ("blocked", "yes"),
         ("duration", "5 minutes"), ("duration", 60), ("duration", "1y"), ("expires", "tomorrow"), ("expires", 5),
         ("key", "no-prefix"), ("key", "sk-"), ("key", "sk-has space"), ("key", 12),
+        ("user_id", "nul\x00"), ("tags", ["nul\x00"]), ("metadata", {"k": "nul\x00"}), ("metadata", {1: "x"}),
     ],
 )
 async def test_generate_rejects_bad_fields_naming_them(manager: KeyManager, field: str, value: Any) -> None:
@@ -163,6 +171,13 @@ async def test_duration_and_expires_together_are_rejected(manager: KeyManager) -
     with pytest.raises(BadRequestError) as info:
         await manager.generate({"duration": "1h", "expires": "2030-01-01T00:00:00"})
     assert info.value.param == "duration"
+
+
+async def test_store_failure_is_a_500_gateway_error(tmp_path: Path) -> None:
+    closed = KeyManager(SQLiteKeyStore(tmp_path / "never-opened.db"))
+    with pytest.raises(InternalError) as info:
+        await closed.info("sk-anything")
+    assert info.value.status == 500 and "key store" in info.value.message
 
 
 # -- info --------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from gatehouse.reference_guardrail.checker import Checker
 from gatehouse.reference_guardrail.detectors import (
+    Finding,
     find_credit_cards,
     find_emails,
     find_ibans,
@@ -31,7 +32,7 @@ from gatehouse.reference_guardrail.policy import (
 REPO = Path(__file__).resolve().parents[2]
 
 
-def spans(text: str, findings: list) -> list[str]:
+def spans(text: str, findings: list[Finding]) -> list[str]:
     return [text[f.start : f.end] for f in findings]
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -207,6 +210,12 @@ async def test_health_index_and_json_errors(
         assert response.status == 405 and "error" in await response.json()
 
 
+async def test_body_too_large_is_413(session: aiohttp.ClientSession) -> None:
+    async with GuardrailService(load_policy(), max_body_bytes=1024) as small:
+        status, data = await post(session, small, litellm_body(["x" * 2048]))
+    assert status == 413 and "error" in data
+
+
 async def test_access_log_has_types_not_values(
     session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -244,3 +253,33 @@ def test_main_check_and_bad_policy(tmp_path: Any, capsys: pytest.CaptureFixture[
     bad.write_text("pii:\n  email: maskk\n")
     assert main(["--policy", str(bad), "--check"]) == 2
     assert "pii.email.action" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_python_dash_m_serves(session: aiohttp.ClientSession) -> None:
+    port = free_port()
+    args = ["-m", "gatehouse.reference_guardrail", "--port", str(port), "--api-key", "k1"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                async with session.get(url + "/health") as response:
+                    if response.status == 200:
+                        break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        body = litellm_body(["card 4111 1111 1111 1111"])
+        async with session.post(url + ENDPOINT, json=body, headers={"x-api-key": "k1"}) as response:
+            assert (await response.json())["texts"] == ["card [CREDIT_CARD_REDACTED]"]
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 10) is not None

@@ -1,0 +1,116 @@
+"""The scenarios: which config a gateway runs, what the client sends, what a good answer is.
+
+Configs are LiteLLM ``config.yaml`` templates in ``bench/configs/``; ports are
+only known at run time, so :func:`render_config` fills them in and writes the
+file (and the hook/rule modules it names) into a fresh directory per run.
+
+A scenario's *shape* is the request it sends (``plain`` or ``stream``). The
+baselines (direct, passthrough) have no hooks, guardrails or rules, so they run
+one cell per shape, and every scenario is compared with the baseline of its
+shape.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import string
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Scenario", "SCENARIOS", "MASTER_KEY", "request_body", "request_headers",
+           "render_config", "verify_response"]
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+MASTER_KEY = "sk-bench-1234"
+STREAM_CHUNKS = 20
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    template: str                      # file in bench/configs/
+    stream: bool = False
+    modules: tuple[str, ...] = ()      # python files the config names, copied beside it
+    about: str = ""
+
+    @property
+    def shape(self) -> str:
+        return "stream" if self.stream else "plain"
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("plain", "plain.yaml", about="one model group, master key"),
+    Scenario("hooks", "hooks.yaml", modules=("bench_hooks.py",),
+             about="a user callback: async_pre_call_hook + async_post_call_success_hook"),
+    Scenario("guardrail", "guardrail.yaml",
+             about="one Generic Guardrail API guardrail, pre_call, default_on"),
+    Scenario("rule", "rule.yaml", modules=("bench_rules.py",), about="one post_call_rules function"),
+    Scenario("stream", "plain.yaml", stream=True, about=f"plain config, stream: true ({STREAM_CHUNKS} chunks)"),
+)}
+
+
+def request_body(stream: bool) -> bytes:
+    body = {"model": "bench-model", "messages": [{"role": "user", "content": "Hello, how are you?"}],
+            "max_tokens": 32}
+    if stream:
+        body["stream"] = True
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def request_headers() -> dict[str, str]:
+    return {"Content-Type": "application/json", "Authorization": f"Bearer {MASTER_KEY}"}
+
+
+def render_config(scenario: Scenario, dest: Path, upstream_base: str, guardrail_base: str) -> Path:
+    """Write the scenario's config (ports filled in) and its modules into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    text = (CONFIG_DIR / scenario.template).read_text()
+    text = string.Template(text).substitute(UPSTREAM_BASE=upstream_base, GUARDRAIL_BASE=guardrail_base)
+    path = dest / "config.yaml"
+    path.write_text(text)
+    for module in scenario.modules:
+        shutil.copy(CONFIG_DIR / module, dest / module)
+    return path
+
+
+def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=request_headers(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:  # noqa: S310 - loopback URL we built
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def _check_stream(raw: bytes) -> str | None:
+    events = [line[6:] for line in raw.decode(errors="replace").splitlines() if line.startswith("data: ")]
+    if not events or events[-1].strip() != "[DONE]":
+        return "stream did not end with data: [DONE]"
+    contents = [c for e in events[:-1] for c in _deltas(json.loads(e))]
+    if len(contents) != STREAM_CHUNKS:
+        return f"stream had {len(contents)} content chunks, expected {STREAM_CHUNKS}"
+    return None
+
+
+def _deltas(event: dict) -> list[str]:
+    return [c["delta"]["content"] for c in event.get("choices", []) if c.get("delta", {}).get("content")]
+
+
+def verify_response(url: str, scenario: Scenario, timeout: float = 30.0) -> str | None:
+    """Send one request; None if the answer is right, else what is wrong with it."""
+    try:
+        status, raw = _post(url, request_body(scenario.stream), timeout)
+    except OSError as e:
+        return f"request failed: {e}"
+    if status != 200:
+        return f"HTTP {status}: {raw[:300]!r}"
+    try:
+        if scenario.stream:
+            return _check_stream(raw)
+        content = json.loads(raw)["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        return f"malformed answer ({e!r}): {raw[:300]!r}"
+    return None if content else "empty content"
