@@ -69,6 +69,7 @@ class Flow:
         self.decorate = pipeline.has_request_hooks or logging_hooks.active or bool(guardrail_names)
         self.relay = StreamRelay(pipeline, logging_hooks)
         self._defaults: dict[str, dict[str, Any]] = {}
+        self._counters: dict[tuple[str, int], Any] = {}
 
     # -- the path ----------------------------------------------------------------
     async def handle(self, endpoint: Endpoint, inbound: Inbound) -> Reply:
@@ -224,7 +225,7 @@ class Flow:
         if self.pipeline.response_headers:
             await self.pipeline.run_response_headers(call, data, response)
         self.logging.success(call, data, response)
-        self.metrics.requests.labels(call.endpoint.call_type, "200").inc()
+        self._count(call, 200)
         return JsonReply(200, orjson.dumps(response), self._headers(call, data))
 
     async def _rejected(self, call: Call, data: dict[str, Any], rejection: Rejection) -> Reply:
@@ -254,10 +255,17 @@ class Flow:
         headers = self._headers(call, data)
         if authenticated:
             self.logging.failure(call, data, error)
-        self.metrics.requests.labels(call.endpoint.call_type, str(error.status)).inc()
+        self._count(call, error.status)
         status, body, error_headers = render(error, call_id=call.id, include_call_id=self.settings.include_call_id_in_error_body)
         headers.update(error_headers)
         return JsonReply(status, body, headers)
+
+    def _count(self, call: Call, status: int) -> None:
+        key = (call.endpoint.call_type, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.metrics.requests.labels(call.endpoint.call_type, str(status))
+        counter.inc()
 
     def _log_failure(self, call: Call, error: GatewayError, exc: BaseException) -> None:
         if log.isEnabledFor(logging.INFO):

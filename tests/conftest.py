@@ -56,7 +56,7 @@ def _config_key(config: str | Mapping[str, Any] | Path) -> str:
         return f"path:{config.resolve()}:{config.read_text()}"
     if isinstance(config, str):
         return config
-    return yaml.safe_dump(dict(config), sort_keys=True)
+    return str(yaml.safe_dump(dict(config), sort_keys=True))
 
 
 @pytest.fixture(scope="session")

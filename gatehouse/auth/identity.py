@@ -15,7 +15,7 @@ MASTER_KEY_TOKEN = "litellm_proxy_master_key"
 DEFAULT_USER_ID = "default_user_id"
 
 
-@dataclass(slots=True)
+@dataclass
 class UserAPIKeyAuth:
     """Who is calling: the virtual key's row plus what authentication learnt.
 
@@ -59,7 +59,11 @@ class UserAPIKeyAuth:
 
     def for_request(self, *, end_user_id: str | None, route: str) -> "UserAPIKeyAuth":
         """A copy bound to one request (the cached identity is shared)."""
-        return dataclasses.replace(self, end_user_id=end_user_id, request_route=route)
+        bound = object.__new__(UserAPIKeyAuth)
+        bound.__dict__.update(self.__dict__)
+        bound.end_user_id = end_user_id
+        bound.request_route = route
+        return bound
 
     def logging_fields(self) -> dict[str, Any]:
         """The ``user_api_key_*`` fields LiteLLM puts in request metadata."""

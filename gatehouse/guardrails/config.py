@@ -173,6 +173,8 @@ def _api_base(value: Any, p: _Where) -> str:
 
 
 def _modes(value: Any, p: _Where) -> tuple[str, ...]:
+    if isinstance(value, Mapping):
+        raise p.error("mode", "tag-dependent modes ({tags: ..., default: ...}) are not supported; use a mode or a list")
     raw = [value] if isinstance(value, str) else value
     if not isinstance(raw, list) or not raw:
         raise p.error("mode", f"is required: one of {', '.join(MODES)}, or a list of them")

@@ -112,21 +112,47 @@ class _Window:
 def _splice(held: list[Any], indexes: set[int], synthetic: dict[int, ModelResponseStream]) -> list[Any]:
     """Held chunks with the rewritten choices' text removed and the synthetic chunks put in place.
 
-    A synthetic chunk goes where its choice's first text was: after the chunk
-    when that chunk also opens the message (``role``), before it otherwise
-    (so it precedes ``finish_reason``); at the end if the choice had no held text.
+    A synthetic chunk goes where its choice's first text was: before that chunk
+    (so it precedes a ``finish_reason``), or after it when the chunk opens the
+    message (``role``); a choice with no held text gets it before its
+    ``finish_reason`` chunk, else at the end. A chunk that both opens and
+    finishes a choice carries the text itself.
     """
     out: list[Any] = []
     pending = dict(synthetic)
     for chunk in held:
-        stripped, has_role, keep = _strip(unwrap(chunk), indexes)
-        before = [i for i in stripped if i in pending and not has_role]
-        out.extend(pending.pop(i) for i in before)
+        data = unwrap(chunk)
+        stripped, has_role, keep = _strip(data, indexes)
+        finishing = [i for i in _finishing(data) if i in pending]
+        if has_role:
+            for i in finishing:
+                _put_text(data, i, pending.pop(i))
+        else:
+            out.extend(pending.pop(i) for i in [*finishing, *stripped] if i in pending)
         if keep:
             out.append(chunk)
         out.extend(pending.pop(i) for i in stripped if i in pending)
     out.extend(pending.values())
     return out
+
+
+def _put_text(data: dict[str, Any], index: int, synthetic: ModelResponseStream) -> None:
+    """Move a synthetic chunk's text into the choice ``index`` of ``data``."""
+    (source,) = unwrap(synthetic)["choices"]
+    for choice in data["choices"]:
+        if isinstance(choice, dict) and choice.get("index", 0) == index:
+            if "delta" in source:
+                choice.setdefault("delta", {})["content"] = source["delta"]["content"]
+            else:
+                choice["text"] = source["text"]
+
+
+def _finishing(data: Any) -> list[int]:
+    """Indexes of the choices this chunk finishes."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list):
+        return []
+    return [c.get("index", 0) for c in choices if isinstance(c, dict) and c.get("finish_reason") is not None]
 
 
 def _strip(data: Any, indexes: set[int]) -> tuple[list[int], bool, bool]:

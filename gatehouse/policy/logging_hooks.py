@@ -64,6 +64,20 @@ async def _emit(hooks: tuple[BoundHook, ...], call: Call, data: dict[str, Any], 
     await asyncio.gather(*calls)
 
 
+async def _run(call: Call, hook: BoundHook, args: tuple[Any, ...]) -> None:
+    """One logging hook (a sync twin in a worker thread); its errors are logged with its name."""
+    try:
+        if inspect.iscoroutinefunction(hook.fn):
+            await hook(*args)
+        else:
+            result = await asyncio.to_thread(hook, *args)
+            if inspect.isawaitable(result):
+                await result
+    except Exception as exc:
+        log.warning("call %s: logging hook %s.%s raised %s: %s", call.id, hook.label, hook.name,
+                    type(exc).__name__, exc)
+
+
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=timezone.utc)
 

@@ -101,7 +101,7 @@ class _Handlers:
     def _log_check(self, body: GuardrailRequest, verdict: Verdict, started: float) -> None:
         self.log.info(
             "check call_id=%s input_type=%s action=%s findings=%s texts=%d ms=%.3f",
-            body.litellm_call_id or "-",
+            "".join(c for c in (body.litellm_call_id or "-")[:128] if c.isprintable() and c != " "),
             body.input_type,
             verdict.action,
             ",".join(verdict.labels()) or "-",
@@ -195,6 +195,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy", metavar="FILE", help="policy YAML (default: the packaged default policy)")
     parser.add_argument(
         "--api-key",
+        metavar="KEY",
         default=os.environ.get("GATEHOUSE_GUARDRAIL_API_KEY"),
         help="require this x-api-key (default: $GATEHOUSE_GUARDRAIL_API_KEY, else the policy's api_key)",
     )

@@ -98,6 +98,7 @@ class Checker:
         findings: list[Finding] = []
         blocked: list[Finding] = []
         out = list(texts)
+        masked = False
         for index, text in enumerate(texts):
             pii = find_pii(text, plan.pii) if plan.pii else []
             masks = [f for f in pii if plan.pii[f.type] == "mask"]
@@ -107,6 +108,7 @@ class Checker:
             findings.extend(pii)
             if masks:
                 out[index] = self._mask(text, masks)
+                masked = True
         if plan.injection_threshold is not None:
             result = score_injection(texts, self._weights)
             findings.extend(result.findings)
@@ -115,7 +117,7 @@ class Checker:
         findings.extend(f for f in blocked if f.type in ("banned_word", "banned_topic"))
         if blocked:
             return Verdict("BLOCKED", _reason(blocked), None, tuple(findings))
-        if out != list(texts):
+        if masked:
             return Verdict("GUARDRAIL_INTERVENED", None, out, tuple(findings))
         return Verdict("NONE", None, None, tuple(findings))
 

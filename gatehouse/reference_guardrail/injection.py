@@ -35,48 +35,42 @@ from .detectors import Finding
 
 __all__ = ["HEURISTICS", "DEFAULT_WEIGHTS", "InjectionResult", "score_injection"]
 
-_I = re.IGNORECASE
+# Patterns are lower case and run on the lower-cased text (much faster than IGNORECASE).
 _RULES = r"(?:instructions?|prompts?|rules|directions|directives|guidelines|messages?|context|commands?)"
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "ignore_previous": re.compile(
         r"\b(?:ignore|disregard|forget|override|skip|drop)\s+(?:(?:all|any|the|your|my|these|those|of)\s+)*"
         r"(?:previous|prior|above|earlier|preceding|former|initial|original|existing)\s+" + _RULES,
-        _I,
     ),
     "disregard_system": re.compile(
         r"\b(?:ignore|disregard|forget|override|bypass|circumvent)\s+(?:(?:all|any|the|your|of)\s+)*"
         r"(?:system\s+(?:prompt|message|instructions?)|safety\s+(?:rules|guidelines|filters?|measures)"
         r"|content\s+polic(?:y|ies)|guardrails?)",
-        _I,
     ),
     "persona_override": re.compile(
-        r"\byou\s+are\s+(?:now\s+)?(?:DAN\b|jailbroken|an?\s+unrestricted|no\s+longer\s+(?:bound|restricted|an?\s+AI))"
+        r"\byou\s+are\s+(?:now\s+)?(?:dan\b|jailbroken|an?\s+unrestricted|no\s+longer\s+(?:bound|restricted|an?\s+ai))"
         r"|\bdo\s+anything\s+now\b",
-        _I,
     ),
     "reveal_prompt": re.compile(
         r"\b(?:reveal|print|repeat|output|dump|leak|show|display|tell)\s+(?:me\s+)?(?:your|the)\s+"
         r"(?:(?:full|entire|exact|original|hidden|initial|secret|complete)\s+)*"
         r"(?:system\s+(?:prompt|message|instructions?)|hidden\s+instructions|initial\s+instructions|instructions\s+above)",
-        _I,
     ),
     "unrestricted_roleplay": re.compile(
         r"\b(?:act|behave|respond|answer|roleplay)\s+(?:as|like)\b[^.\n]{0,80}?"
         r"\b(?:without|with\s+no|free\s+(?:of|from))\s+(?:any\s+)?"
         r"(?:restrictions?|limits|limitations|filters?|censorship|rules|guidelines|ethics|morals)"
         r"|\bpretend\s+(?:that\s+)?you\s+(?:have|had)\s+no\s+(?:restrictions?|rules|limits|filters?|guidelines)",
-        _I,
     ),
     "role_tag": re.compile(
-        r"</?\s*(?:system|assistant|instructions?)\s*>|<\|im_(?:start|end)\|>|\[/?(?:INST|SYS)\]|<<\s*/?SYS\s*>>"
+        r"</?\s*(?:system|assistant|instructions?)\s*>|<\|im_(?:start|end)\|>|\[/?(?:inst|sys)\]|<<\s*/?sys\s*>>"
         r"|^\s*#{2,}\s*(?:system|instructions?)\s*:",
-        _I | re.MULTILINE,
+        re.MULTILINE,
     ),
-    "new_instructions": re.compile(r"\b(?:new|updated|real|actual)\s+(?:system\s+)?instructions?\s*:", _I),
-    "jailbreak_terms": re.compile(r"\bjail\s?break(?:ing|s)?\b|\bdeveloper\s+mode\b|\bDAN\s+mode\b", _I),
+    "new_instructions": re.compile(r"\b(?:new|updated|real|actual)\s+(?:system\s+)?instructions?\s*:"),
+    "jailbreak_terms": re.compile(r"\bjail\s?break(?:ing|s)?\b|\bdeveloper\s+mode\b|\bdan\s+mode\b"),
 }
-# Lower-case substrings at least one of which a match must contain: tested
-# before the (slower, case-insensitive) regex runs.
+# Substrings at least one of which a match must contain: a cheap test before the regex.
 _MARKERS: dict[str, tuple[str, ...]] = {
     "ignore_previous": ("ignore", "disregard", "forget", "override", "skip", "drop"),
     "disregard_system": ("ignore", "disregard", "forget", "override", "bypass", "circumvent"),
@@ -89,15 +83,16 @@ _MARKERS: dict[str, tuple[str, ...]] = {
         "censor",
         "rules",
         "guidelines",
-        "ethics",
-        "morals",
+        "ethic",
+        "moral",
     ),
     "role_tag": ("<", "[", "#"),
     "new_instructions": ("instruction",),
     "jailbreak_terms": ("jail", "developer", "dan"),
 }
-_BASE64_BLOB = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{24,}={0,2}")
-_MAX_BLOBS = 8
+# Greedy, scanned left to right: a match always starts where a run starts.
+_BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+_MAX_BLOBS = 32
 _MAX_BLOB_CHARS = 8192
 
 #: Heuristic names, in the order they are evaluated.
@@ -138,7 +133,7 @@ def _base64_hit(text: str) -> re.Match[str] | None:
         if count >= _MAX_BLOBS:
             break
         decoded = _decode_blob(blob.group()[:_MAX_BLOB_CHARS])
-        if decoded and any(p.search(decoded) for p in _PATTERNS.values()):
+        if decoded and any(p.search(decoded.lower()) for p in _PATTERNS.values()):
             return blob
     return None
 
@@ -148,7 +143,7 @@ def _search(name: str, text: str, lowered: str) -> re.Match[str] | None:
         return _base64_hit(text)
     if not any(marker in lowered for marker in _MARKERS[name]):
         return None
-    return _PATTERNS[name].search(text)
+    return _PATTERNS[name].search(lowered)
 
 
 def score_injection(texts: Sequence[str], weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> InjectionResult:

@@ -59,9 +59,15 @@ __all__ = [
     "parse_overrides",
 ]
 
+
+def _yaml_off(value: Any) -> Any:
+    """YAML 1.1 reads an unquoted ``off`` as ``false``: accept it as "off"."""
+    return "off" if value is False else value
+
+
 InputType = Literal["request", "response"]
-PiiAction = Literal["block", "mask", "off"]
-BlockAction = Literal["block", "off"]
+PiiAction = Annotated[Literal["block", "mask", "off"], BeforeValidator(_yaml_off)]
+BlockAction = Annotated[Literal["block", "off"], BeforeValidator(_yaml_off)]
 BOTH: tuple[InputType, ...] = ("request", "response")
 _PII_ORDER = ("email", "phone", "credit_card", "ssn", "iban", "secret")
 
@@ -96,7 +102,7 @@ class PiiRule(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        return {"action": value} if isinstance(value, str) else value
+        return {"action": value} if isinstance(value, str) or value is False else value
 
 
 class PiiPolicy(_Strict):

@@ -198,7 +198,8 @@ def answer_chat(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
     base = {"id": "chatcmpl-" + rid, "created": int(time.time()), "model": model,
             "system_fingerprint": None}
     if not body.get("stream"):
-        message = {"role": "assistant", "content": None if b.tool_calls else reply}
+        message: dict[str, Any] = {"role": "assistant",
+                                   "content": None if b.tool_calls else reply}
         if b.tool_calls:
             message["tool_calls"] = b.tool_calls
         return {**base, "object": "chat.completion", "usage": usage, "choices": [
@@ -267,7 +268,7 @@ def answer_moderations(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
 
 def answer_transcription(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
     form = rec.form or {}
-    upload = form.get("file") if isinstance(form.get("file"), dict) else {}
+    upload: dict[str, Any] = form["file"] if isinstance(form.get("file"), dict) else {}
     text = b.content or f"transcribed {upload.get('filename')} ({upload.get('size', 0)} bytes)"
     return text if form.get("response_format") == "text" else {"text": text}
 

@@ -87,6 +87,7 @@ def test_url_building(base, url):
         ({"mode": ["pre_call", "bogus"]}, "guardrails[0].litellm_params.mode", "unknown mode 'bogus'"),
         ({"mode": None}, "guardrails[0].litellm_params.mode", "is required"),
         ({"mode": []}, "guardrails[0].litellm_params.mode", "is required"),
+        ({"mode": {"tags": {"a": "pre_call"}}}, "guardrails[0].litellm_params.mode", "tag-dependent modes"),
         ({"guardrail": "bedrock"}, "guardrails[0].litellm_params.guardrail", "unsupported guardrail type 'bedrock'"),
         ({"api_base": None}, "guardrails[0].litellm_params.api_base", "is required"),
         ({"api_base": "guard:8080"}, "guardrails[0].litellm_params.api_base", "http://"),

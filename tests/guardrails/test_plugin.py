@@ -14,7 +14,7 @@ CHAT = {
     "model": "gpt-x",
     "messages": [
         {"role": "system", "content": "be nice"},
-        {"role": "user", "content": [{"type": "text", "text": "my pii is 42"},
+        {"role": "user", "content": [{"type": "text", "text": "my pii is 987-65-4321"},
                                      {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]},
     ],
     "tools": [{"type": "function", "function": {"name": "f"}}],
@@ -49,7 +49,7 @@ async def test_pre_call_body_fields(fake_guardrail, make_guardrail, user, gr):
     body = fake_guardrail.bodies[0]
     assert body["input_type"] == "request"
     assert body["litellm_call_id"] == "call-123" and body["litellm_trace_id"] == "trace-456"
-    assert body["texts"] == ["be nice", "my pii is 42"]
+    assert body["texts"] == ["be nice", "my pii is 987-65-4321"]
     assert body["images"] == ["https://x/y.png"]
     assert body["structured_messages"] == CHAT["messages"]
     assert body["tools"] == CHAT["tools"] and body["tool_calls"] is None
@@ -94,7 +94,7 @@ async def test_none_leaves_data_unchanged_even_with_texts(fake_guardrail, make_g
 
 async def test_intervened_rewrites_by_position(fake_guardrail, make_guardrail, user, gr):
     plugin = await make_guardrail(fake_guardrail.base)
-    fake_guardrail.reply(gr.mask("42"))
+    fake_guardrail.reply(gr.mask("987-65-4321"))
     data = gr.request_data(user, copy.deepcopy(CHAT))
     await plugin.async_pre_call_hook(user, None, data, "completion")
     assert data["messages"][0]["content"] == "be nice"
@@ -103,7 +103,7 @@ async def test_intervened_rewrites_by_position(fake_guardrail, make_guardrail, u
     (record,) = data["metadata"]["standard_logging_guardrail_information"]
     assert record["guardrail_status"] == "guardrail_intervened" and record["guardrail_response"] == "mask"
     assert record["masked_entity_count"] == 1
-    assert "42" not in str(record)
+    assert "987-65-4321" not in str(record)
 
 
 async def test_blocked_raises_400_with_reason_or_default(fake_guardrail, make_guardrail, user, gr, metrics):
@@ -209,7 +209,7 @@ async def test_during_call_blocks_but_never_rewrites(fake_guardrail, make_guardr
     data = gr.request_data(user, copy.deepcopy(CHAT))
     await plugin.async_pre_call_hook(user, None, data, "completion")  # not configured
     assert fake_guardrail.requests == []
-    fake_guardrail.reply(gr.mask("42"), gr.Reply("BLOCKED", blocked_reason="stop"))
+    fake_guardrail.reply(gr.mask("987-65-4321"), gr.Reply("BLOCKED", blocked_reason="stop"))
     await plugin.async_moderation_hook(data, user, "completion")
     assert data["messages"] == CHAT["messages"]
     record = data["metadata"]["standard_logging_guardrail_information"][-1]
@@ -242,7 +242,7 @@ async def test_logging_only_reads_litellm_style_kwargs(fake_guardrail, make_guar
     metadata = data.pop("metadata")
     kwargs = {**data, "litellm_params": {"metadata": metadata}}
     await plugin.async_log_success_event(kwargs, None, 0.0, 1.0)
-    assert fake_guardrail.bodies[0]["texts"] == ["be nice", "my pii is 42"]
+    assert fake_guardrail.bodies[0]["texts"] == ["be nice", "my pii is 987-65-4321"]
     assert metadata["standard_logging_guardrail_information"][0]["guardrail_status"] == "success"
 
 

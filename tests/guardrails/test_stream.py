@@ -268,3 +268,24 @@ async def test_upstream_is_closed_when_the_client_leaves(stream_env, fake_guardr
     await stream.aclose()
     assert upstream.closed
     assert len(data["metadata"]["standard_logging_guardrail_information"]) == 1
+
+
+async def test_single_chunk_stream_rewrite_keeps_role_first(stream_env, fake_guardrail, user, gr):
+    plugin, data = await stream_env()
+    fake_guardrail.default = gr.mask("pii")
+    only = {**BASE, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "a pii"}, "finish_reason": "stop"}]}
+    released = await consume(plugin, user, data, Upstream([only], []), [])
+    assert [unwrap(c)["choices"][0]["delta"] for c in released] == [{"role": "assistant", "content": "a [MASKED]"}]
+    assert unwrap(released[0])["choices"][0]["finish_reason"] == "stop"
+
+
+async def test_rewrite_text_goes_before_the_finish_chunk(stream_env, fake_guardrail, user, gr):
+    plugin, data = await stream_env(streaming_sampling_rate=2)
+    # window 1: "ab" passes; window 2: only a finish chunk + usage, the end check appends text to choice 0
+    fake_guardrail.reply(gr.Reply("NONE"))
+    chunks = chat_chunks(["a", "b"], finish=True)
+    chunks.insert(2, {**BASE, "choices": [{"index": 1, "delta": {"content": "other"}, "finish_reason": None}]})
+    fake_guardrail.reply(gr.Reply("GUARDRAIL_INTERVENED", texts=["ab [note]", "other"]))
+    released = await consume(plugin, user, data, Upstream(chunks, []), [])
+    texts = [(unwrap(c)["choices"][0]["index"], text_of(c), unwrap(c)["choices"][0]["finish_reason"]) for c in released]
+    assert texts == [(0, "a", None), (0, "b", None), (1, "other", None), (0, " [note]", None), (0, "", "stop")]

@@ -329,9 +329,10 @@ def test_packaged_default_and_example_policies_load(monkeypatch: pytest.MonkeyPa
     default = load_policy()
     assert default.pii.email.action == "mask" and default.pii.secret.action == "block"
     assert default.injection.input_types == ("request",)
-    monkeypatch.setenv("GUARDRAIL_API_KEY", "k-123")
     example = load_policy(REPO / "examples" / "guardrail-policy.yaml")
-    assert example.api_key == "k-123"
+    assert example.pii.credit_card.action == "block" and example.injection.weights["jailbreak_terms"] == 0
+    monkeypatch.setenv("GUARDRAIL_API_KEY", "k-123")
+    assert policy_from_dict({"api_key": "os.environ/GUARDRAIL_API_KEY"}).api_key == "k-123"
 
 
 @pytest.mark.parametrize(
@@ -372,6 +373,18 @@ def test_input_types_shorthands() -> None:
     )
     assert policy.pii.email.input_types == ("response",)
     assert policy.banned_words.input_types == ("request", "response")
+
+
+def test_unquoted_yaml_off_means_off(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("pii:\n  phone: off\n  email: {action: off}\ninjection: {action: off}\n")
+    policy = load_policy(path)
+    assert (policy.pii.phone.action, policy.pii.email.action, policy.injection.action) == (
+        "off",
+        "off",
+        "off",
+    )
+    assert parse_overrides({"pii_action": False}).pii_action == "off"
 
 
 def test_bad_overrides_name_the_key() -> None:

@@ -1,0 +1,82 @@
+"""Chat completions through the real server, with the official SDK, against the fake upstream."""
+
+from __future__ import annotations
+
+import pytest
+
+from gatehouse.testing import FakeUpstream
+
+MESSAGES = [{"role": "user", "content": "hello gateway"}]
+
+
+@pytest.mark.parametrize("prefix", ["/v1", ""])
+def test_chat_with_and_without_v1(core, fake_upstream: FakeUpstream, prefix: str) -> None:
+    with core.client(base_url=core.base_url + prefix) as client:
+        response = client.chat.completions.create(model="fake", messages=MESSAGES)
+    assert response.choices[0].message.content == "Hello! You said: hello gateway"
+    assert response.choices[0].finish_reason == "stop"
+    assert response.model == "fake"  # the client's model group, not the upstream's name
+    assert response.usage is not None and response.usage.total_tokens == 2 + 5
+    [sent] = fake_upstream.requests
+    assert sent.path == "/v1/chat/completions"
+    assert sent.json["model"] == "fake-model"
+    assert sent.json["messages"] == MESSAGES
+
+
+async def test_chat_async_sdk(core, fake_upstream: FakeUpstream) -> None:
+    async with core.async_client() as client:
+        response = await client.chat.completions.create(model="fake", messages=MESSAGES, temperature=0.25)
+    assert response.choices[0].message.content == "Hello! You said: hello gateway"
+    assert fake_upstream.requests[0].json["temperature"] == 0.25
+
+
+def test_unknown_fields_pass_through_untouched(core, fake_upstream: FakeUpstream) -> None:
+    extra = {"top_k": 7, "vendor_options": {"nested": [1, {"deep": None}], "flag": True}, "seed": 42}
+    with core.client() as client:
+        client.chat.completions.create(model="fake", messages=MESSAGES, extra_body=extra,
+                                       max_tokens=12, user="end-user-1")
+    body = fake_upstream.requests[0].json
+    for name, value in extra.items():
+        assert body[name] == value
+    assert body["max_tokens"] == 12 and body["user"] == "end-user-1"
+
+
+def test_gateway_fields_are_not_sent_upstream(core, fake_upstream: FakeUpstream) -> None:
+    with core.client() as client:
+        client.chat.completions.create(model="fake", messages=MESSAGES, extra_body={
+            "metadata": {"trace": "t-1"}, "tags": ["x"], "litellm_call_id": "abc", "mock_response": "no"})
+    body = fake_upstream.requests[0].json
+    assert set(body) == {"model", "messages"}
+
+
+def test_upstream_gets_the_deployment_key_never_the_gateway_key(core, fake_upstream: FakeUpstream,
+                                                                 upstream_key: str) -> None:
+    with core.client() as client:
+        client.chat.completions.create(model="fake", messages=MESSAGES)
+    headers = {k.lower(): v for k, v in fake_upstream.requests[0].headers.items()}
+    assert headers["authorization"] == f"Bearer {upstream_key}"
+    assert core.key not in " ".join(headers.values())
+
+
+def test_tool_calls_are_relayed(core, fake_upstream: FakeUpstream) -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}
+    fake_upstream.queue(tool_calls=[call])
+    with core.client() as client:
+        response = client.chat.completions.create(
+            model="fake", messages=MESSAGES,
+            tools=[{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}])
+    message = response.choices[0].message
+    assert response.choices[0].finish_reason == "tool_calls"
+    assert message.tool_calls is not None and message.tool_calls[0].function.name == "lookup"
+    assert message.tool_calls[0].function.arguments == '{"q": "x"}'
+    assert fake_upstream.requests[0].json["tools"][0]["function"]["name"] == "lookup"
+
+
+def test_call_id_header_is_honoured_on_success(core) -> None:
+    response = core.post("/v1/chat/completions", {"model": "fake", "messages": MESSAGES},
+                         headers={"x-litellm-call-id": "my-call-1234"})
+    assert response.status_code == 200
+    assert response.headers["x-litellm-call-id"] == "my-call-1234"
+    fresh = core.post("/v1/chat/completions", {"model": "fake", "messages": MESSAGES})
+    assert len(fresh.headers["x-litellm-call-id"]) == 36  # a fresh UUID
+    assert fresh.headers["x-litellm-call-id"] != "my-call-1234"
