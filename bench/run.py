@@ -174,6 +174,7 @@ class Runner:
         try:
             target = self._start(system, scenario)
         except (ProcError, InstallError) as e:
+            print(f"[bench] {label}: cannot start: {str(e)[:300]}", flush=True)
             self.startups.append(_startup_row(system, scenario, error=str(e)))
             return self._error_rows(system, scenario, str(e))
         try:

@@ -62,7 +62,9 @@ class Gateway:
         self.keys = KeyManager(self.store, on_change=self.auth.forget)
         self.key_routes = key_routes(self.keys, lambda request: self.auth.require_master(request.headers))
         loader = Loader(config.base_dir, source=source)
-        self.guardrail_configs = parse_guardrails(config.guardrails, source=source)
+        self.guardrail_configs = parse_guardrails(config.guardrails, source=source) + parse_guardrails(
+            config.settings_guardrails, source=source, key_prefix="litellm_settings.guardrails"
+        )
         self.guardrails = build_guardrails(self.guardrail_configs, metrics=self.metrics)
         self.callbacks = self._callbacks(loader)
         self.pipeline = Pipeline(self.callbacks, cache=self.cache, hook_timeout=config.hook_timeout, metrics=self.metrics)

@@ -325,9 +325,13 @@ _URL_HOST = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<host>[^/:\s'\
 _HOST_PORT = re.compile(r"(?<![\w.])(?:\d{1,3}(?:\.\d{1,3}){3}|localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)(?=:\d{2,5})")
 
 
+_QUOTED_ADDRESS = re.compile(r"\(\s*'[^']+'\s*,\s*\d{1,5}")  # aiohttp: [Connect call failed ('127.0.0.1', 8099)]
+
+
 def redact_hosts(text: str) -> str:
     """Replace host names and addresses in ``text`` by ``REDACTED``."""
     text = _URL_HOST.sub(lambda m: m.group("scheme") + "REDACTED", text)
+    text = _QUOTED_ADDRESS.sub(lambda m: "('REDACTED'," + m.group(0).rsplit(",", 1)[1], text)
     return _HOST_PORT.sub("REDACTED", text)
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "migrate_sqlite",
     "migrate_postgres",
     "begin_immediate",
+    "execute_when_free",
 ]
 
 log = logging.getLogger(__name__)
@@ -135,24 +136,29 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-async def begin_immediate(conn: aiosqlite.Connection, timeout: float = SQLITE_LOCK_TIMEOUT_S) -> None:
-    """``BEGIN IMMEDIATE`` (take the write lock), retried while the file is busy.
+async def execute_when_free(conn: aiosqlite.Connection, sql: str, timeout: float = SQLITE_LOCK_TIMEOUT_S) -> None:
+    """Run ``sql``, retrying (backing off) while the SQLite file is busy.
 
-    SQLite's busy timeout does not cover every case: right after another
-    process switched a new file to WAL mode, ``BEGIN`` fails at once with
-    "database is locked". So retry, backing off, until ``timeout``.
+    SQLite's busy timeout does not cover every case: while another
+    connection switches a new file to WAL mode, ``PRAGMA journal_mode`` and
+    ``BEGIN`` fail at once with "database is locked". Retry until ``timeout``.
     """
     deadline = time.monotonic() + timeout
     pause = 0.005
     while True:
         try:
-            await conn.execute("BEGIN IMMEDIATE")
+            await conn.execute(sql)
             return
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc) or time.monotonic() + pause > deadline:
                 raise
         await asyncio.sleep(pause)
         pause = min(pause * 2, 0.25)
+
+
+async def begin_immediate(conn: aiosqlite.Connection, timeout: float = SQLITE_LOCK_TIMEOUT_S) -> None:
+    """``BEGIN IMMEDIATE`` (take the write lock), retried while the file is busy."""
+    await execute_when_free(conn, "BEGIN IMMEDIATE", timeout)
 
 
 async def migrate_sqlite(conn: aiosqlite.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:

@@ -21,7 +21,7 @@ import aiosqlite
 import orjson
 
 from .keys import KEY_FIELDS, UPDATABLE_FIELDS, DuplicateKeyError, KeyRecord, KeyStoreError, as_utc, utc_now
-from .migrations import KEYS_TABLE, MIGRATIONS, Migration, begin_immediate, migrate_sqlite
+from .migrations import KEYS_TABLE, MIGRATIONS, Migration, begin_immediate, execute_when_free, migrate_sqlite
 
 __all__ = ["SQLiteKeyStore", "MEMORY"]
 
@@ -86,7 +86,7 @@ class SQLiteKeyStore:
         try:
             await conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             if self.path != MEMORY:
-                await conn.execute("PRAGMA journal_mode = WAL")
+                await execute_when_free(conn, "PRAGMA journal_mode = WAL")
             await migrate_sqlite(conn, self._migrations)
         except sqlite3.Error as exc:
             await conn.close()

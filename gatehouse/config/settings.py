@@ -69,6 +69,9 @@ class GatewayConfig:
     general_settings: dict[str, Any]
     router_settings: dict[str, Any]
     guardrails: list[dict[str, Any]]
+    """The top-level ``guardrails:`` list."""
+    settings_guardrails: list[dict[str, Any]]
+    """``litellm_settings.guardrails`` (the seed's place for the same entries)."""
     callbacks: list[str]
     post_call_rules: list[str]
     master_key: str | None = field(repr=False)
@@ -127,7 +130,8 @@ def config_from_mapping(
         litellm_settings=litellm,
         general_settings=general,
         router_settings=router,
-        guardrails=_guardrail_entries(raw, litellm, source),
+        guardrails=_guardrail_list(raw.get("guardrails"), "guardrails", source),
+        settings_guardrails=_guardrail_list(litellm.get("guardrails"), "litellm_settings.guardrails", source),
         callbacks=l.str_list("callbacks"),
         post_call_rules=l.str_list("post_call_rules"),
         master_key=g.opt("master_key", str),
@@ -224,19 +228,15 @@ def _model_list(raw: dict[str, Any], source: str) -> list[dict[str, Any]]:
     return value
 
 
-def _guardrail_entries(raw: dict[str, Any], litellm: dict[str, Any], source: str) -> list[dict[str, Any]]:
-    """The top-level ``guardrails`` list, then ``litellm_settings.guardrails`` (the seed's place)."""
-    entries: list[dict[str, Any]] = []
-    for key, value in (("guardrails", raw.get("guardrails")), ("litellm_settings.guardrails", litellm.get("guardrails"))):
-        if value is None:
-            continue
-        if not isinstance(value, list):
-            raise ConfigError("must be a list of guardrail entries", key=key, source=source)
-        for i, entry in enumerate(value):
-            if not isinstance(entry, dict):
-                raise ConfigError("each guardrail must be a mapping", key=f"{key}[{i}]", source=source)
-            entries.append(entry)
-    return entries
+def _guardrail_list(value: Any, key: str, source: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError("must be a list of guardrail entries", key=key, source=source)
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise ConfigError("each guardrail must be a mapping", key=f"{key}[{i}]", source=source)
+    return value
 
 
 def _data_dir(configured: str | None, base_dir: Path) -> Path:

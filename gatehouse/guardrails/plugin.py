@@ -108,6 +108,25 @@ class GenericGuardrail(CustomLogger):
         self._client = GuardrailClient(config, metrics=metrics, user_agent=self._version.replace("-", "/", 1))
         self._params = dict(config.additional_params)
         self._allowed_headers = FORWARDED_HEADERS | frozenset(config.extra_headers)
+        self._expose_configured_hooks()
+
+    def _expose_configured_hooks(self) -> None:
+        """Hide the hooks of modes this guardrail does not run in.
+
+        The gateway binds only the hooks an object has (an instance attribute
+        set to ``None`` hides a method), so a pre_call-only guardrail adds no
+        during-call task and no stream wrapper to a request.
+        """
+        hooks_by_mode = {
+            "pre_call": ("async_pre_call_hook",),
+            "during_call": ("async_moderation_hook",),
+            "post_call": ("async_post_call_success_hook", "async_post_call_streaming_iterator_hook"),
+            "logging_only": ("async_log_success_event",),
+        }
+        for mode, names in hooks_by_mode.items():
+            if mode not in self._modes:
+                for name in names:
+                    setattr(self, name, None)
 
     # -- lifecycle (awaited by the gateway) ------------------------------------
     async def startup(self) -> None:

@@ -119,6 +119,9 @@ def event_kwargs(
     return {
         "model": data.get("model"),
         "messages": data.get("messages"),
+        "input": data.get("input"),
+        "prompt": data.get("prompt"),
+        "guardrails": data.get("guardrails"),
         "litellm_call_id": call.id,
         "call_type": call.endpoint.call_type,
         "stream": call.stream,

@@ -159,7 +159,7 @@ async def test_pre_and_post_call_make_one_call_each(fake_guardrail, make_guardra
     plugin = await make_guardrail(fake_guardrail.base, mode=["pre_call", "post_call"])
     data = gr.request_data(user, copy.deepcopy(CHAT))
     await plugin.async_pre_call_hook(user, None, data, "completion")
-    await plugin.async_moderation_hook(data, user, "completion")  # not configured: no call
+    assert plugin.async_moderation_hook is None  # not configured: not exposed, so never dispatched
     fake_guardrail.reply(gr.mask("pii"))
     response = chat_response()
     assert await plugin.async_post_call_success_hook(data, user, response) is None
@@ -207,8 +207,7 @@ async def test_post_call_count_mismatch_names_the_response(fake_guardrail, make_
 async def test_during_call_blocks_but_never_rewrites(fake_guardrail, make_guardrail, user, gr):
     plugin = await make_guardrail(fake_guardrail.base, mode="during_call")
     data = gr.request_data(user, copy.deepcopy(CHAT))
-    await plugin.async_pre_call_hook(user, None, data, "completion")  # not configured
-    assert fake_guardrail.requests == []
+    assert plugin.async_pre_call_hook is None  # not configured: not exposed
     fake_guardrail.reply(gr.mask("987-65-4321"), gr.Reply("BLOCKED", blocked_reason="stop"))
     await plugin.async_moderation_hook(data, user, "completion")
     assert data["messages"] == CHAT["messages"]
@@ -221,9 +220,7 @@ async def test_during_call_blocks_but_never_rewrites(fake_guardrail, make_guardr
 async def test_logging_only_records_and_never_blocks(fake_guardrail, make_guardrail, user, gr):
     plugin = await make_guardrail(fake_guardrail.base, mode="logging_only")
     data = gr.request_data(user, copy.deepcopy(CHAT))
-    await plugin.async_pre_call_hook(user, None, data, "completion")
-    await plugin.async_post_call_success_hook(data, user, chat_response())
-    assert fake_guardrail.requests == []
+    assert plugin.async_pre_call_hook is None and plugin.async_post_call_success_hook is None
     fake_guardrail.reply(gr.Reply("BLOCKED", blocked_reason="x"), gr.Reply(status=500))
     response = chat_response()
     await plugin.async_log_success_event(data, response, 0.0, 1.0)
