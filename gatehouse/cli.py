@@ -84,12 +84,14 @@ def _prepare_storage(config: object) -> None:
         await store.open()
         await store.close()
 
+    from .auth.keys import KeyStoreError
+    from .config import ConfigError
+
     try:
         asyncio.run(migrate())
-    except OSError as exc:
-        from .config import ConfigError
-
-        raise ConfigError(f"cannot open the key database ({exc.strerror or exc})", key="general_settings.database_url",
+    except (OSError, KeyStoreError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot open the key database ({reason})", key="general_settings.database_url",
                           source=config.source) from None  # type: ignore[attr-defined]
 
 

@@ -226,6 +226,9 @@ class Flow:
             await self.pipeline.run_response_headers(call, data, response)
         self.logging.success(call, data, response)
         self._count(call, 200)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("call %s %s → 200 model=%s deployment=%s trace: %s", call.id, call.route, call.model,
+                      call.deployment_id, call.trace_text() or "no hooks")
         return JsonReply(200, orjson.dumps(response), self._headers(call, data))
 
     async def _rejected(self, call: Call, data: dict[str, Any], rejection: Rejection) -> Reply:

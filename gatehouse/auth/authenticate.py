@@ -15,7 +15,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Mapping, Protocol
 
-from ..errors import AuthenticationError, GatewayError
+from ..errors import AuthenticationError, GatewayError, UpstreamUnavailableError
+from .keys import KeyStoreError
 from .identity import DEFAULT_USER_ID, MASTER_KEY_TOKEN, UserAPIKeyAuth
 
 __all__ = ["Authenticator", "KeyLookup"]
@@ -89,7 +90,10 @@ class Authenticator:
         cached = self._cache.get(token)
         if cached is not None and cached[0] > now:
             return cached[1]
-        record = await self.store.get(token) if self.store is not None else None
+        try:
+            record = await self.store.get(token) if self.store is not None else None
+        except KeyStoreError:
+            raise UpstreamUnavailableError("Authentication is unavailable: the key database cannot be reached") from None
         identity = record.to_identity() if record is not None else None
         ttl = self.cache_ttl if identity is not None else min(self.cache_ttl, NEGATIVE_TTL)
         if ttl > 0:

@@ -203,6 +203,28 @@ HOOKS: tuple[Hook, ...] = (
     ),
 )
 
+#: Lifecycle methods a plugin may define (awaited once per process; not request hooks).
+LIFECYCLE: tuple[Hook, ...] = (
+    Hook(
+        name="startup",
+        signature="async startup(self)",
+        stage="lifecycle",
+        when="Once, after the event loop started and before the first request (open client sessions here).",
+        returns="Ignored.",
+        raises="Start-up fails.",
+        order="Callback order.",
+    ),
+    Hook(
+        name="shutdown",
+        signature="async shutdown(self)",
+        stage="lifecycle",
+        when="Once, when the gateway stops, after in-flight background work drained.",
+        returns="Ignored.",
+        raises="Logged and ignored.",
+        order="Callback order.",
+    ),
+)
+
 BY_NAME: dict[str, Hook] = {h.name: h for h in HOOKS}
 
 
@@ -218,7 +240,7 @@ def render_markdown() -> str:
         "`call_type` is one of: " + ", ".join(f"`{c}`" for c in CALL_TYPES) + ".",
         "",
     ]
-    for hook in HOOKS:
+    for hook in HOOKS + LIFECYCLE:
         lines += [
             f"## `{hook.name}`",
             "",
