@@ -115,7 +115,7 @@ def run_wrk(spec: LoadSpec) -> LoadResult:
         f.write(_lua_script(spec))
         script = f.name
     argv = ["wrk", f"-t{threads}", f"-c{spec.concurrency}", f"-d{spec.duration}s",
-            f"--timeout", f"{spec.timeout}s", "--latency", "-s", script, spec.url]
+            "--timeout", f"{spec.timeout}s", "--latency", "-s", script, spec.url]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=spec.duration + spec.timeout + 30)
     except subprocess.TimeoutExpired as e:

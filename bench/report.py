@@ -4,8 +4,8 @@ Derived here from the raw rows: added p50 over direct (same request shape and
 concurrency), the ratios gatehouse/passthrough and gatehouse/litellm, and the
 targets of bench/README.md.
 
-Also runnable on its own to redraw from a results.json:
-``python bench/report.py docs/benchmarks/results.json``.
+Also runnable on its own, to re-render results.md and rps.png from a
+results.json: ``python bench/report.py docs/benchmarks/results.json``.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ def _baseline(index: dict, system: str, row: dict) -> dict | None:
     return index.get((system, row["shape"], row["concurrency"]))
 
 
-def _ratio(a: dict | None, b: dict | None) -> float | None:
-    if a is None or b is None or not b.get("rps"):
+def _ratio(a: dict | None, b: dict | None, key: str = "rps") -> float | None:
+    if a is None or b is None or not b.get(key) or a.get(key) is None:
         return None
-    return round(a["rps"] / b["rps"], 3)
+    return round(a[key] / b[key], 3)
 
 
 def _add_latency(rows: list[dict], index: dict) -> None:
@@ -56,9 +56,12 @@ def _ratios(rows: list[dict], index: dict) -> list[dict]:
     for row in rows:
         if row["kind"] != "gatehouse" or not _ok(row):
             continue
+        passthrough = _baseline(index, "passthrough", row)
         out.append({"system": row["system"], "scenario": row["scenario"], "concurrency": row["concurrency"],
-                    "over_passthrough": _ratio(row, _baseline(index, "passthrough", row)),
-                    "over_litellm": _ratio(row, index.get(("litellm", row["scenario"], row["concurrency"])))})
+                    "over_passthrough": _ratio(row, passthrough),
+                    "over_litellm": _ratio(row, index.get(("litellm", row["scenario"], row["concurrency"]))),
+                    # CPU per request of passthrough ÷ gatehouse: the RPS share the CPU cost predicts
+                    "cpu_share_of_passthrough": _ratio(passthrough, row, "cpu_ms_per_req")})
     return out
 
 
@@ -128,17 +131,31 @@ def _systems(results: dict) -> list[str]:
     return [s for s in SYSTEM_ORDER if s in present]
 
 
+def _cells_at(results: dict, scenario: str, c: int) -> list[dict | None]:
+    """One row per system for ``scenario`` at ``c``; baselines give their row of the same shape."""
+    index, shape = _index(results["rows"]), "stream" if scenario == "stream" else "plain"
+    return [index.get((s, shape if s in ("direct", "passthrough") else scenario, c)) for s in _systems(results)]
+
+
 def _summary(results: dict, c: int) -> list[str]:
-    index, systems = _index(results["rows"]), _systems(results)
     ratios = {(r["system"], r["scenario"], r["concurrency"]): r for r in results["ratios"]}
     rows = []
     for scenario in results["meta"]["scenarios"]:
-        shape = "stream" if scenario == "stream" else "plain"
-        cells = [index.get((s, shape if s in ("direct", "passthrough") else scenario, c)) for s in systems]
         ratio = ratios.get(("gatehouse", scenario, c), {})
-        rows.append([scenario] + [_fmt(x["rps"], 0) if x else "–" for x in cells]
+        rows.append([scenario] + [_fmt(x["rps"], 0) if x else "–" for x in _cells_at(results, scenario, c)]
                     + [_fmt(ratio.get("over_passthrough")), _fmt(ratio.get("over_litellm"), 1)])
-    return _table(["scenario", *systems, "gatehouse / passthrough", "gatehouse / litellm"], rows)
+    return _table(["scenario", *_systems(results), "gatehouse / passthrough", "gatehouse / litellm"], rows)
+
+
+def _cpu_summary(results: dict, c: int) -> list[str]:
+    ratios = {(r["system"], r["scenario"], r["concurrency"]): r for r in results["ratios"]}
+    rows = []
+    for scenario in results["meta"]["scenarios"]:
+        ratio = ratios.get(("gatehouse", scenario, c), {})
+        rows.append([scenario] + [_fmt(x.get("cpu_ms_per_req"), 3) if x else "–"
+                                  for x in _cells_at(results, scenario, c)]
+                    + [_fmt(ratio.get("cpu_share_of_passthrough"))])
+    return _table(["scenario", *_systems(results), "passthrough ÷ gatehouse"], rows)
 
 
 def _errors_text(row: dict) -> str:
@@ -151,7 +168,12 @@ def _errors_text(row: dict) -> str:
 def _all_cells(results: dict) -> list[str]:
     rows = []
     order = {s: i for i, s in enumerate(SYSTEM_ORDER)}
-    for r in sorted(results["rows"], key=lambda r: (order.get(r["system"], 9), r["scenario"], r["concurrency"])):
+    scenarios = {s: i for i, s in enumerate(["plain", "hooks", "guardrail", "rule", "stream"])}
+
+    def key(r: dict) -> tuple[int, int, int]:
+        return order.get(r["system"], 9), scenarios.get(r["scenario"], 9), r["concurrency"]
+
+    for r in sorted(results["rows"], key=key):
         rss = f"{_fmt(r.get('rss_before_mb'), 1)} → {_fmt(r.get('rss_after_mb'), 1)}"
         rows.append([r["system"], r["scenario"], str(r["concurrency"]), _fmt(r.get("rps"), 0),
                      _fmt(r.get("p50_ms"), 3), _fmt(r.get("p99_ms"), 3), _fmt(r.get("added_p50_ms"), 3),
@@ -191,6 +213,10 @@ def render_markdown(results: dict) -> str:
     lines = _header(results["meta"])
     lines += [f"## Requests per second at c={c}", ""] + _summary(results, c) + [""]
     lines += [f"![RPS at c={c}](rps.png)", ""]
+    lines += [f"## CPU ms per request at c={c}", "",
+              "CPU time of the system's process tree per request (for direct: the upstream's). Less sensitive "
+              "to other load on the machine than RPS; passthrough ÷ gatehouse is the RPS share this cost "
+              "predicts when the gateway is CPU-bound.", ""] + _cpu_summary(results, c) + [""]
     if any(r["kind"] == "gatehouse" for r in results["rows"]):
         lines += ["## Targets (gatehouse)", ""]
         lines += _table(["target", "measured", "status"],
@@ -251,7 +277,8 @@ def _chart(results_path: Path, png: Path, python: str) -> bool:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        out = subprocess.run([python, __file__, str(results_path)], capture_output=True, text=True, timeout=120)
+        out = subprocess.run([python, __file__, "--chart-only", str(results_path)],
+                             capture_output=True, text=True, timeout=120)
         return out.returncode == 0
     draw_chart(json.loads(results_path.read_text()), png)
     return True
@@ -268,6 +295,15 @@ def write(results: dict, out: Path, python: str) -> list[Path]:
     return paths
 
 
+def main(argv: list[str]) -> None:
+    """``report.py RESULTS.json`` re-renders results.md and rps.png beside it; ``--chart-only`` the chart."""
+    source = Path(argv[-1])
+    results = json.loads(source.read_text())
+    if "--chart-only" in argv:
+        draw_chart(results, source.parent / "rps.png")
+    else:
+        write(results, source.parent, sys.executable)
+
+
 if __name__ == "__main__":
-    source = Path(sys.argv[1])
-    draw_chart(json.loads(source.read_text()), source.parent / "rps.png")
+    main(sys.argv[1:])

@@ -19,12 +19,14 @@ import datetime as dt
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,7 +48,7 @@ def _default_python() -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
-def _csv(kind: type) -> "callable":
+def _csv(kind: Callable[[str], object]) -> Callable[[str], list]:
     return lambda text: [kind(x.strip()) for x in text.split(",") if x.strip()]
 
 
@@ -59,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=int, default=None, help="seconds per cell (default 10, 1 with --quick)")
     p.add_argument("--workers", type=int, default=None, help="gatehouse --workers N")
     p.add_argument("--scaling", action="store_true", help="also gatehouse --workers 2 on the plain scenario")
-    p.add_argument("--out", type=Path, default=REPO_DIR / "docs" / "benchmarks")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output directory (default docs/benchmarks; bench/results/quick with --quick)")
     p.add_argument("--python", default=_default_python(), help="interpreter for gatehouse and the fakes")
     p.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto")
     p.add_argument("--wrk-threads", type=int, default=1)
@@ -78,6 +81,8 @@ def _validate(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"unknown system or scenario: {', '.join(unknown)}")
     if not args.concurrency or min(args.concurrency) < 1:
         p.error("--concurrency needs positive integers")
+    if args.out is None:  # a quick run never overwrites the committed results
+        args.out = BENCH_DIR / "results" / "quick" if args.quick else REPO_DIR / "docs" / "benchmarks"
     if args.duration is None:
         args.duration = 1 if args.quick else 10
     args.duration = max(1, args.duration)
@@ -167,16 +172,19 @@ class Runner:
     def _run_scenario(self, system: System, scenario: Scenario) -> None:
         label = f"{system.name}/{scenario.name}"
         if time.monotonic() > self.deadline:
-            return self._error_rows(system, scenario, "skipped: time budget exhausted")
+            self._error_rows(system, scenario, "skipped: time budget exhausted")
+            return
         if system.kind == "litellm" and self.litellm_error:
-            return self._error_rows(system, scenario, self.litellm_error)
+            self._error_rows(system, scenario, self.litellm_error)
+            return
         print(f"[bench] {label}: starting", flush=True)
         try:
             target = self._start(system, scenario)
         except (ProcError, InstallError) as e:
             print(f"[bench] {label}: cannot start: {str(e)[:300]}", flush=True)
             self.startups.append(_startup_row(system, scenario, error=str(e)))
-            return self._error_rows(system, scenario, str(e))
+            self._error_rows(system, scenario, str(e))
+            return
         try:
             self._measure_all(system, scenario, target)
         finally:
@@ -204,8 +212,12 @@ class Runner:
         problem = self._verify(scenario, target.url)
         if problem:
             print(f"[bench] {system.name}/{scenario.name}: wrong answer: {problem}", flush=True)
-            return self._error_rows(system, scenario, f"wrong answer: {problem}")
-        self._load(target.url, scenario, max(self.args.concurrency), self.args.warmup)  # warm-up
+            self._error_rows(system, scenario, f"wrong answer: {problem}")
+            return
+        try:
+            self._load(target.url, scenario, max(self.args.concurrency), self.args.warmup)  # warm-up
+        except LoadError as e:
+            print(f"[bench] {system.name}/{scenario.name}: warm-up failed: {str(e)[:200]}", flush=True)
         for c in self.args.concurrency:
             if time.monotonic() > self.deadline:
                 self.rows.append(_row(system, scenario, c, error="skipped: time budget exhausted"))
@@ -289,6 +301,8 @@ def _meta(args: argparse.Namespace, runner: Runner, started: dt.datetime, elapse
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM unwinds like an exception, so every process we started is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started, t0 = dt.datetime.now(dt.timezone.utc), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="gatehouse-bench-") as tmp:
         runner = Runner(args, Path(tmp))

@@ -20,7 +20,10 @@ import signal
 import socket
 import sys
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from .config import GatewayConfig
 
 __all__ = ["main"]
 
@@ -63,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = load_config(path)
+        if args.workers > 1:  # check everything once here: workers must not each report the same error
+            from .app import Gateway
+
+            Gateway(config)
         _prepare_storage(config)
     except ConfigError as exc:
         print(f"gatehouse: config error: {exc}", file=sys.stderr)
@@ -71,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("gatehouse: --workers must be at least 1", file=sys.stderr)
         return 2
     if args.workers == 1:
-        return run_worker(path, args.host, args.port, reuse_port=False, announce=True)
-    return _supervise(path, args.host, args.port, args.workers)
+        return run_worker(config, args.host, args.port, reuse_port=False, announce=True)
+    return _supervise(config, args.host, args.port, args.workers, debug=args.detailed_debug)
 
 
 def _prepare_storage(config: object) -> None:
@@ -95,12 +102,12 @@ def _prepare_storage(config: object) -> None:
                           source=config.source) from None  # type: ignore[attr-defined]
 
 
-def run_worker(path: str | None, host: str, port: int, *, reuse_port: bool, announce: bool = False) -> int:
-    """One gateway process: load, build, serve until SIGINT/SIGTERM."""
+def run_worker(config: GatewayConfig, host: str, port: int, *, reuse_port: bool, announce: bool = False) -> int:
+    """One gateway process: build from the loaded config, serve until SIGINT/SIGTERM."""
     from aiohttp import web
 
     from .app import Gateway
-    from .config import ConfigError, load_config
+    from .config import ConfigError
     from .server import build_application
 
     try:
@@ -110,7 +117,7 @@ def run_worker(path: str | None, host: str, port: int, *, reuse_port: bool, anno
     except ImportError:  # pragma: no cover
         pass
     try:
-        gateway = Gateway(load_config(path, warn=announce))
+        gateway = Gateway(config)
     except ConfigError as exc:
         print(f"gatehouse: config error: {exc}", file=sys.stderr)
         return 2
@@ -134,14 +141,20 @@ def run_worker(path: str | None, host: str, port: int, *, reuse_port: bool, anno
     return 0
 
 
-def _supervise(path: str | None, host: str, port: int, workers: int) -> int:
+def _worker(config: GatewayConfig, host: str, port: int, announce: bool, debug: bool) -> None:
+    """A spawned worker: its own logging set-up; exits with run_worker's status."""
+    setup_logging(debug)
+    sys.exit(run_worker(config, host, port, reuse_port=True, announce=announce))
+
+
+def _supervise(config: GatewayConfig, host: str, port: int, workers: int, *, debug: bool = False) -> int:
     """N worker processes sharing the port (SO_REUSEPORT); stop them all on a signal."""
     if not hasattr(socket, "SO_REUSEPORT"):
         print("gatehouse: --workers needs SO_REUSEPORT (Linux, macOS)", file=sys.stderr)
         return 2
     context = multiprocessing.get_context("spawn")
-    procs = [context.Process(target=run_worker, args=(path, host, port), kwargs={"reuse_port": True, "announce": i == 0},
-                             daemon=False) for i in range(workers)]
+    procs = [context.Process(target=_worker, args=(config, host, port, i == 0, debug), daemon=False)
+             for i in range(workers)]
     for proc in procs:
         proc.start()
     log.info("Gatehouse supervising %d workers on http://%s:%d", workers, host, port)
@@ -161,7 +174,8 @@ def _supervise(path: str | None, host: str, port: int, workers: int) -> int:
             log.error("a worker exited; stopping the others")
             stop(signal.SIGTERM, None)
         time.sleep(0.2)
-    return 0 if all(p.exitcode == 0 for p in procs) else 1
+    # a worker that died of the SIGTERM we sent it (still starting up) stopped as asked
+    return 0 if all(p.exitcode == 0 or (stopping and p.exitcode == -signal.SIGTERM) for p in procs) else 1
 
 
 def check_config(argv: Sequence[str]) -> int:

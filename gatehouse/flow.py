@@ -147,10 +147,9 @@ class Flow:
     def _route(self, call: Call, data: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         model = data.get("model")
         if not isinstance(model, str) or not self.router.has_group(model):
-            raise BadRequestError(
-                f"{call.endpoint.path}: Invalid model name passed in model={model}. "
-                "Call `/v1/models` to view available models for your key."
-            )
+            message = (f"{call.endpoint.path}: Invalid model name passed in model={model}. "
+                       "Call `/v1/models` to view available models for your key.")
+            raise BadRequestError(message, extra={"provider_specific_fields": {"error": message}})  # as LiteLLM
         call.model = model
         body = {k: v for k, v in data.items() if k not in INTERNAL_KEYS}
         return model, body, request_tags(data, call)

@@ -72,6 +72,8 @@ class AiohttpInbound:
                 if part.filename:  # type: ignore[union-attr]
                     ctype = part.headers.get("Content-Type", "application/octet-stream")  # type: ignore[union-attr]
                     fields[name] = UploadFile(part.filename, ctype, bytes(data))  # type: ignore[union-attr]
+                elif name.endswith("[]"):  # form arrays (`guardrails[]`, `timestamp_granularities[]`): a list
+                    fields.setdefault(name[:-2], []).append(_form_value(bytes(data).decode("utf-8", "replace")))
                 else:
                     fields[name] = _form_value(bytes(data).decode("utf-8", "replace"))
         except (ValueError, AssertionError) as exc:

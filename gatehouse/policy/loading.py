@@ -41,7 +41,8 @@ class Loader:
         self.source = source
         self._modules: dict[str, ModuleType] = {}
 
-    def resolve(self, spec: str, *, key: str) -> Any:
+    def resolve(self, spec: str, *, key: str, kind: str = "callback") -> Any:
+        """``module.attribute``; ``kind`` (``callback`` or ``rule``) only shapes the error's suggestion."""
         module_name, _, attribute = spec.rpartition(".")
         if not module_name or not attribute:
             raise ConfigError(f"'{spec}' is not of the form module.attribute", key=key, source=self.source)
@@ -50,7 +51,8 @@ class Loader:
             return getattr(module, attribute)
         except AttributeError:
             where = getattr(module, "__file__", module_name)
-            raise ConfigError(f"{where} has no attribute '{attribute}'", key=key, source=self.source) from None
+            raise ConfigError(f"{where} has no attribute '{attribute}'; {_suggest(module, module_name, kind)}",
+                              key=key, source=self.source) from None
 
     def _module(self, name: str, *, key: str) -> ModuleType:
         if name in self._modules:
@@ -81,8 +83,13 @@ class Loader:
             return importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name and name.startswith(exc.name):
+                beside = sorted(p.stem for p in self.base_dir.glob("*.py"))
+                hint = (f"modules beside the config: {', '.join(beside)}" if beside else
+                        "write module.instance, e.g. custom_callbacks.proxy_handler_instance with "
+                        "custom_callbacks.py beside the config")
                 raise ConfigError(
-                    f"cannot find '{name}': no file {file} beside the config and no importable module of that name",
+                    f"cannot find '{name}': no file {file} beside the config and no importable module of that "
+                    f"name ({hint})",
                     key=key, source=self.source,
                 ) from None
             raise ConfigError(f"importing '{name}' failed: {_describe(exc)}", key=key, source=self.source) from None
@@ -132,7 +139,7 @@ class Loader:
         loaded = []
         for i, spec in enumerate(specs):
             key = f"litellm_settings.post_call_rules[{i}]" if len(specs) > 1 else "litellm_settings.post_call_rules"
-            fn = self.resolve(spec, key=key)
+            fn = self.resolve(spec, key=key, kind="rule")
             if not callable(fn) or inspect.isclass(fn):
                 raise ConfigError(f"'{spec}' must be a function taking the response text", key=key, source=self.source)
             loaded.append((spec, fn))
@@ -149,6 +156,20 @@ def has_hook(obj: object, name: str) -> bool:
         if name in klass.__dict__:
             return klass is not CustomLogger and callable(klass.__dict__[name])
     return False
+
+
+def _suggest(module: ModuleType, module_name: str, kind: str) -> str:
+    """What to write instead: the module's callback instances (or its functions, for rules)."""
+    if kind == "rule":
+        names = [n for n, v in vars(module).items() if not n.startswith("_") and inspect.isfunction(v)
+                 and v.__module__ == module.__name__]
+    else:
+        names = [n for n, v in vars(module).items() if not n.startswith("_") and not inspect.isclass(v)
+                 and not inspect.ismodule(v) and any(has_hook(v, hook) for hook in BY_NAME)]
+    if not names:
+        what = "function" if kind == "rule" else "callback instance (e.g. proxy_handler_instance = MyHandler())"
+        return f"it defines no {what}"
+    return "write one of: " + ", ".join(f"{module_name}.{n}" for n in names)
 
 
 def _describe(exc: BaseException) -> str:

@@ -23,7 +23,7 @@ from ..metrics import Metrics
 from ..objects import ModelResponse, unwrap
 from .loading import has_hook
 
-__all__ = ["Pipeline", "BoundHook"]
+__all__ = ["Pipeline", "BoundHook", "user_error"]
 
 log = logging.getLogger("gatehouse.policy")
 T = TypeVar("T")
@@ -132,7 +132,7 @@ class Pipeline:
             try:
                 result = await self._run(call, "pre_call", hook, auth, cache, data, call_type)
             except Exception as exc:
-                raise from_exception(exc) from exc
+                raise user_error(exc) from exc
             if result is None:
                 continue
             result = unwrap(result)
@@ -142,7 +142,7 @@ class Pipeline:
                 log.info("call %s: rejected by %s.async_pre_call_hook", call.id, hook.label)
                 return Rejection(result, hook.label)
             elif isinstance(result, BaseException):
-                raise from_exception(result) from result
+                raise user_error(result) from result
             else:
                 self._count(hook)
                 raise InternalError(
@@ -164,7 +164,7 @@ class Pipeline:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     if task.exception() is not None:
-                        raise from_exception(task.exception()) from task.exception()  # type: ignore[arg-type]
+                        raise user_error(task.exception()) from task.exception()  # type: ignore[arg-type]
             return upstream_task.result()
         except BaseException:
             await _discard(upstream_task)
@@ -180,7 +180,7 @@ class Pipeline:
             try:
                 result = await self._run(call, "post_call", hook, data, call.auth, current)
             except Exception as exc:
-                raise from_exception(exc) from exc
+                raise user_error(exc) from exc
             if result is not None:
                 current = result
         return unwrap(current)
@@ -188,6 +188,7 @@ class Pipeline:
     async def run_failure(self, call: Call, data: dict[str, Any], error: GatewayError, original: BaseException) -> GatewayError:
         """Every failure hook runs; the first HTTPException returned or raised replaces the error."""
         replacement: GatewayError | None = None
+        original = getattr(original, "hook_exception", None) or original  # what the hook raised, as in LiteLLM
         tb = "".join(traceback.format_exception(original)) if self.failure else None
         for hook in self.failure:
             try:
@@ -209,6 +210,15 @@ class Pipeline:
                 continue
             if isinstance(headers, dict):
                 call.response_headers.update({str(k): str(v) for k, v in headers.items() if v is not None})
+
+
+def user_error(exc: BaseException) -> GatewayError:
+    """A hook's exception as the client's error; failure hooks still receive the hook's own
+    exception (kept as ``hook_exception``)."""
+    error = from_exception(exc)
+    if error is not exc:
+        error.hook_exception = exc  # type: ignore[attr-defined]
+    return error
 
 
 async def _discard(task: "asyncio.Future[Any]") -> None:

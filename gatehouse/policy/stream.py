@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, AsyncIterator
 
 from ..call import Call
-from ..errors import InternalError, from_exception
+from ..errors import GatewayError, InternalError, is_http_exception
 from ..objects import ModelResponseStream
-from .pipeline import Pipeline
+from .pipeline import BoundHook, Pipeline, user_error
 
 __all__ = ["wrap_stream", "RawFrame", "chunk_text"]
+
+log = logging.getLogger("gatehouse.policy")
 
 
 class RawFrame(str):
@@ -45,10 +48,28 @@ def wrap_stream(pipeline: Pipeline, call: Call, data: dict[str, Any], chunks: As
                 f"Hook {hook.label}.async_post_call_streaming_iterator_hook must be an async generator "
                 f"(use `yield`), but it returned {type(wrapped).__name__}"
             )
-        stream = wrapped
+        stream = _guarded(pipeline, call, hook, wrapped)
     if pipeline.stream_chunks:
         stream = _per_chunk(pipeline, call, stream)
     return stream
+
+
+async def _guarded(pipeline: Pipeline, call: Call, hook: BoundHook, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """An iterator hook's stream; what the hook raises is mapped like any hook error."""
+    try:
+        async for item in stream:
+            yield item
+    except GatewayError:
+        raise  # the upstream's, or an inner hook's (already mapped)
+    except Exception as exc:
+        if not is_http_exception(exc):
+            pipeline._count(hook)
+            log.warning("call %s: hook %s.%s raised %s: %s", call.id, hook.label, hook.name, type(exc).__name__, exc)
+        raise user_error(exc) from exc
+    finally:
+        closer = getattr(stream, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 async def _per_chunk(pipeline: Pipeline, call: Call, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -62,7 +83,7 @@ async def _per_chunk(pipeline: Pipeline, call: Call, stream: AsyncIterator[Any])
             try:
                 result = await pipeline._run(call, "stream", hook, call.auth, text)
             except Exception as exc:
-                raise from_exception(exc) from exc
+                raise user_error(exc) from exc
             if result is not None:
                 replacement = result
         if replacement is None:

@@ -102,6 +102,8 @@ class OpenAICompatibleProvider:
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
+            if operation == "transcription":  # response_format text/srt/vtt: {"text": ...}, as LiteLLM answers
+                return {"text": raw.decode("utf-8", "replace")}
             raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
         if not isinstance(answer, dict):
             raise UpstreamError("The upstream answered with JSON that is not an object", status=502)
@@ -207,6 +209,10 @@ def _encode(body: dict[str, Any], target: _Target) -> tuple[Any, dict[str, str]]
         form = aiohttp.FormData()
         for name, value in body.items():
             if name == "file" or value is None:
+                continue
+            if isinstance(value, list):  # form arrays go out as repeated `name[]` fields
+                for item in value:
+                    form.add_field(f"{name}[]", item if isinstance(item, str) else orjson.dumps(item).decode())
                 continue
             form.add_field(name, value if isinstance(value, str) else orjson.dumps(value).decode())
         form.add_field("file", upload.data, filename=upload.filename, content_type=upload.content_type)

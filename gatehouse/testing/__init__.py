@@ -1,6 +1,8 @@
 """Test helpers for Gatehouse's suite, its benchmarks and hook authors.
 
 - :class:`FakeUpstream` — a scriptable fake OpenAI API (``fake_upstream``).
+- :class:`FakeGuardrail` — a scriptable fake Generic Guardrail API service
+  that records every check (``fake_guardrail``; answers: :class:`GuardrailReply`).
 - :class:`ServerProcess`, :class:`GatewayProcess`, :func:`free_port` — run
   servers as subprocesses (``processes``).
 - :func:`upstream_model_config` — a ``model_list`` entry pointing at a fake
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gatehouse.testing.fake_guardrail import FakeGuardrail
+from gatehouse.testing.fake_guardrail import Reply as GuardrailReply
 from gatehouse.testing.fake_upstream import Behaviour, FakeUpstream, RecordedRequest
 from gatehouse.testing.processes import (
     GatewayProcess,
@@ -21,7 +25,9 @@ from gatehouse.testing.processes import (
 
 __all__ = [
     "Behaviour",
+    "FakeGuardrail",
     "FakeUpstream",
+    "GuardrailReply",
     "RecordedRequest",
     "GatewayProcess",
     "ServerProcess",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 
 from gatehouse.testing import FakeUpstream
@@ -80,3 +83,28 @@ def test_call_id_header_is_honoured_on_success(core) -> None:
     fresh = core.post("/v1/chat/completions", {"model": "fake", "messages": MESSAGES})
     assert len(fresh.headers["x-litellm-call-id"]) == 36  # a fresh UUID
     assert fresh.headers["x-litellm-call-id"] != "my-call-1234"
+
+
+async def test_concurrent_requests_do_not_mix(core, fake_upstream: FakeUpstream) -> None:
+    async with core.async_client() as client:
+        async def ask(i: int) -> tuple[int, str]:
+            if i % 2:
+                stream = await client.chat.completions.create(
+                    model="fake", messages=[{"role": "user", "content": f"number {i}"}], stream=True)
+                return i, "".join([c.choices[0].delta.content or "" async for c in stream])
+            response = await client.chat.completions.create(
+                model="fake", messages=[{"role": "user", "content": f"number {i}"}])
+            return i, response.choices[0].message.content or ""
+
+        answers = await asyncio.gather(*(ask(i) for i in range(24)))
+    assert all(text == f"Hello! You said: number {i}" for i, text in answers)
+    assert len(fake_upstream.requests) == 24
+
+
+def test_client_going_away_cancels_the_upstream_call(core, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.queue(delay=3)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(core.process.api_base + "/chat/completions", json={"model": "fake", "messages": MESSAGES},
+                   headers=core.auth(), timeout=httpx.Timeout(30, read=0.3))
+    assert fake_upstream.wait_until(lambda: fake_upstream.cancelled == 1, timeout=2)
+    assert fake_upstream.completed == 0

@@ -89,6 +89,16 @@ def test_audio_transcription_multipart(core, fake_upstream: FakeUpstream, prefix
     assert sent.headers["Authorization"].startswith("Bearer sk-upstream-")
 
 
+def test_transcription_text_format(core, fake_upstream: FakeUpstream) -> None:
+    """A plain-text upstream answer (response_format text/srt/vtt) comes back as {"text": ...}, as LiteLLM."""
+    with core.client() as client:
+        text = client.audio.transcriptions.create(model="fake", file=("t.wav", WAV, "audio/wav"),
+                                                  response_format="text")
+    assert isinstance(text, str) and f"transcribed t.wav ({len(WAV)} bytes)" in text
+    assert len(fake_upstream.requests) == 1
+    assert fake_upstream.requests[0].form["response_format"] == "text"
+
+
 def test_transcription_needs_a_file(core, expect_error) -> None:
     response = core.post("/v1/audio/transcriptions", content=b'{"model": "fake"}')
     expect_error(response, 400, param="request_body")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import openai
 import pytest
 
@@ -66,11 +67,22 @@ def test_unknown_model(core, expect_error, fake_upstream: FakeUpstream) -> None:
                "Call `/v1/models` to view available models for your key.")
     error = expect_error(core.post(CHAT, {"model": "no-such-model", "messages": MESSAGES}), 400,
                          message=message, type="invalid_request_error")
-    assert error.get("provider_specific_fields", {"error": message})["error"] == message
+    assert error["provider_specific_fields"] == {"error": message}  # as LiteLLM answers it
     assert fake_upstream.requests == []
     with core.client() as client, pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="no-such-model", messages=MESSAGES)
     assert info.value.status_code == 400 and "no-such-model" in info.value.message
+
+
+def test_missing_model(core, expect_error) -> None:
+    expect_error(core.post(CHAT, {"messages": MESSAGES}), 400, message=(
+        "/chat/completions: Invalid model name passed in model=None. "
+        "Call `/v1/models` to view available models for your key."))
+
+
+def test_body_that_is_not_utf8(core, expect_error) -> None:
+    error = expect_error(core.post(CHAT, content=b'{"model": "\xff\xfe"}'), 400, param="request_body")
+    assert error["message"].startswith("Invalid JSON payload: ")
 
 
 def test_body_over_the_limit_is_413(core, expect_error, fake_upstream: FakeUpstream) -> None:
@@ -83,6 +95,18 @@ def test_body_over_the_limit_is_413(core, expect_error, fake_upstream: FakeUpstr
         client.chat.completions.create(model="fake", messages=[{"role": "user", "content": big}])
     assert type(info.value) is openai.APIStatusError and info.value.status_code == 413
     assert len(fake_upstream.requests) == 1  # only the small one went through
+
+
+def test_chunked_body_over_the_limit_is_413(core, expect_error) -> None:
+    def chunks():
+        yield b'{"model": "fake", "messages": [{"role": "user", "content": "'
+        for _ in range(30):
+            yield b"x" * 1000
+        yield b'"}]}'
+
+    response = httpx.post(core.base_url + CHAT, content=chunks(), timeout=30,
+                          headers={**core.auth(), "Content-Type": "application/json"})
+    expect_error(response, 413)
 
 
 def test_body_limit_applies_to_multipart(core, expect_error, fake_upstream: FakeUpstream) -> None:
@@ -176,6 +200,13 @@ def test_an_overlong_call_id_is_replaced(core) -> None:
     response = core.post(CHAT, {"model": "fake", "messages": MESSAGES}, headers={"x-litellm-call-id": "x" * 500})
     assert response.status_code == 200
     assert len(response.headers["x-litellm-call-id"]) == 36
+
+
+def test_wrong_method_is_a_json_405(core) -> None:
+    response = core.get("/v1/chat/completions")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "405"
+    assert response.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_unknown_route_is_a_json_404(core) -> None:

@@ -87,3 +87,16 @@ def test_root_describes_the_gateway(core) -> None:
     response = core.get("/", auth=False)
     assert response.status_code == 200
     assert response.json()["docs"] == "/docs" and response.json()["name"] == "gatehouse"
+
+
+def test_no_internal_errors_in_the_log(core, fake_upstream: FakeUpstream) -> None:
+    """Successes, client errors and upstream errors are logged as such, never as crashes."""
+    core.post("/v1/chat/completions", {"model": "fake", "messages": MESSAGES})
+    core.post("/v1/chat/completions", {"model": "fake", "messages": MESSAGES, "stream": True})
+    core.post("/v1/chat/completions", content=b"{bad")
+    fake_upstream.queue(status=500)
+    core.post("/v1/chat/completions", {"model": "fake", "messages": MESSAGES})
+    logs = core.process.logs()
+    assert "Traceback" not in logs
+    assert " ERROR " not in logs
+    assert "failed: " not in logs  # background logging work did not crash

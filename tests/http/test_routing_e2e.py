@@ -144,3 +144,4 @@ def test_upstream_down_is_a_clean_5xx(routing, expect_error, upstream_key: str) 
     with routing.client() as client, pytest.raises(openai.InternalServerError):
         client.chat.completions.create(model="down", messages=MESSAGES, stream=True)
     assert chat(routing, "single").status_code == 200  # still serving
+    assert upstream_key not in routing.process.logs()

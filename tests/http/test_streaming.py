@@ -37,9 +37,10 @@ async def test_async_sdk_stream_with_usage(core, fake_upstream: FakeUpstream) ->
     assert fake_upstream.requests[0].json["stream_options"] == {"include_usage": True}
 
 
-def test_raw_frames_and_headers(core, fake_upstream: FakeUpstream, parse_sse) -> None:
+@pytest.mark.parametrize("path", [CHAT, "/chat/completions"])
+def test_raw_frames_and_headers(core, fake_upstream: FakeUpstream, parse_sse, path: str) -> None:
     fake_upstream.queue(chunks=["A", "B"])
-    response = core.post(CHAT, {"model": "fake", "messages": MESSAGES, "stream": True},
+    response = core.post(path, {"model": "fake", "messages": MESSAGES, "stream": True},
                          headers={"x-litellm-call-id": "stream-call-1"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -127,6 +128,14 @@ def test_error_before_the_first_byte_is_plain_json(core, expect_error, fake_upst
     fake_upstream.queue(status=429, headers={"retry-after": "3"})
     with core.client() as client, pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="fake", messages=MESSAGES, stream=True)
+
+
+def test_stream_that_never_starts_times_out_as_json(core, expect_error, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.queue(delay=3)
+    started = time.monotonic()
+    response = core.post(CHAT, {"model": "fake-slow", "messages": MESSAGES, "stream": True})
+    assert time.monotonic() - started < 2.0
+    expect_error(response, 504)
 
 
 def test_stream_false_is_a_json_answer(core, fake_upstream: FakeUpstream) -> None:

@@ -212,6 +212,8 @@ class PolicyHandler:
             raise RuntimeError("iterator hook exploded before the first chunk")
         sent = 0
         async for chunk in response:
+            if self.wants(request_data, "iter-record") and chunk.choices:
+                record("iterator", self.name, cid(request_data), content=chunk.choices[0].delta.content)
             if self.wants(request_data, "iter-upper") and chunk.choices:  # attribute access
                 delta = chunk.choices[0].delta
                 if delta is not None and delta.content:
@@ -220,8 +222,6 @@ class PolicyHandler:
                 delta = chunk["choices"][0]["delta"]
                 if delta.get("content"):
                     delta["content"] = delta["content"] + "-x"
-            if self.wants(request_data, "iter-record") and chunk.choices:
-                record("iterator", self.name, cid(request_data), content=chunk.choices[0].delta.content)
             yield chunk
             sent += 1
             if self.wants(request_data, "iter-raise") and sent == 3:
@@ -473,3 +473,24 @@ def call_endpoint(client: Any, endpoint: str, text: str, call_id: str, **extra: 
         return client.audio.transcriptions.create(model="whisper", file=("a.wav", b"RIFF\x00\x00WAVEfmt ", "audio/wav"),
                                                   prompt=text, extra_headers=headers, **extra)
     raise ValueError(endpoint)
+
+
+def hold_rules_config(upstream_url: str) -> dict[str, Any]:
+    """Two post-call rules (a list), streams held until they pass, one retry."""
+    return {
+        "model_list": [model_entry(upstream_url, "fake", "fake-model")],
+        "litellm_settings": {"post_call_rules": ["rules.my_rule", "rules.audit_rule"],
+                             "post_call_rules_streaming": "hold"},
+        "router_settings": {"num_retries": 1},
+        "general_settings": {"master_key": MASTER_KEY},
+    }
+
+
+def rule_calls(gw: Any, needle: str | None = None) -> list[dict[str, Any]]:
+    """What the rules of ``rules.py`` were called with (``rules.jsonl``)."""
+    try:
+        text = (gw.dir / "rules.jsonl").read_text()
+    except FileNotFoundError:
+        return []
+    calls = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [c for c in calls if needle is None or needle in c["input"]]

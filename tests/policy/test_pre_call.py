@@ -213,7 +213,6 @@ def test_hook_raising_is_logged_with_its_name(client, main_gw):
         chat(client, "second:raise-value", call_id)
     lines = log_lines(main_gw, call_id)
     assert any("custom_callbacks.second" in line and "ValueError" in line for line in lines), lines
-    assert "Traceback" not in main_gw.logs()
 
 
 def test_hanging_hook_times_out_cleanly(client, main_gw, fake_upstream):
