@@ -23,8 +23,7 @@ from .guardrails import build_guardrails, check_requested, parse_guardrails
 from .metrics import Metrics
 from .plugins import ParallelRequestLimiter, bind_builtins
 from .policy.loading import Loader
-from .policy.logging_hooks import LoggingHooks
-from .policy.pipeline import Pipeline
+from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
 from .providers import Providers
 from .routing.deployment import RouterSettings, deployments_from_config
@@ -67,12 +66,15 @@ class Gateway:
         )
         self.guardrails = build_guardrails(self.guardrail_configs, metrics=self.metrics)
         self.callbacks = self._callbacks(loader)
-        self.pipeline = Pipeline(self.callbacks, cache=self.cache, hook_timeout=config.hook_timeout, metrics=self.metrics)
-        self.logging_hooks = LoggingHooks(self.callbacks, background=self.background)
+        self.policies = PolicySet(
+            self.callbacks, cache=self.cache, hook_timeout=config.hook_timeout, metrics=self.metrics,
+            background=self.background, always_decorate=bool(self.guardrail_configs),
+        )
+        self.pipeline, self.logging_hooks = self.policies.full.pipeline, self.policies.full.logging
         self.rules = PostCallRules(loader.rules(config.post_call_rules))
         self.flow = Flow(
-            auth=self.auth, router=self.router, providers=self.providers, pipeline=self.pipeline,
-            logging_hooks=self.logging_hooks, rules=self.rules,
+            auth=self.auth, router=self.router, providers=self.providers, policies=self.policies,
+            rules=self.rules,
             guardrail_names=frozenset(c.name for c in self.guardrail_configs),
             check_guardrails=lambda data, names: check_requested(data, set(names)),
             metrics=self.metrics,

@@ -35,6 +35,8 @@ class Call:
     model: str | None = None
     stream: bool = False
     deployment_id: str | None = None
+    policy: Any = None
+    """The :class:`gatehouse.policy.variants.Policy` chosen for this caller."""
     response_headers: dict[str, str] = field(default_factory=dict)
     trace: list[tuple[str, str, str, float]] = field(default_factory=list)
     """``(stage, callback, outcome, milliseconds)`` of every hook that ran."""

@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
+    from .app import Gateway
     from .config import GatewayConfig
 
 __all__ = ["main"]
@@ -64,21 +65,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = args.config or args.config_file
     from .config import ConfigError, load_config
 
-    try:
-        config = load_config(path)
-        if args.workers > 1:  # check everything once here: workers must not each report the same error
-            from .app import Gateway
-
-            Gateway(config)
-        _prepare_storage(config)
-    except ConfigError as exc:
-        print(f"gatehouse: config error: {exc}", file=sys.stderr)
-        return 2
     if args.workers < 1:
         print("gatehouse: --workers must be at least 1", file=sys.stderr)
         return 2
+    from .app import Gateway
+
+    try:
+        config = load_config(path)
+        gateway = Gateway(config)  # everything the config names is loaded and checked here, once
+        _prepare_storage(config)  # then the key database (migrations run once, before any worker)
+    except ConfigError as exc:
+        print(f"gatehouse: config error: {exc}", file=sys.stderr)
+        return 2
     if args.workers == 1:
-        return run_worker(config, args.host, args.port, reuse_port=False, announce=True)
+        return run_worker(config, args.host, args.port, reuse_port=False, announce=True, gateway=gateway)
     return _supervise(config, args.host, args.port, args.workers, debug=args.detailed_debug)
 
 
@@ -102,8 +102,11 @@ def _prepare_storage(config: object) -> None:
                           source=config.source) from None  # type: ignore[attr-defined]
 
 
-def run_worker(config: GatewayConfig, host: str, port: int, *, reuse_port: bool, announce: bool = False) -> int:
-    """One gateway process: build from the loaded config, serve until SIGINT/SIGTERM."""
+def run_worker(
+    config: GatewayConfig, host: str, port: int, *, reuse_port: bool, announce: bool = False,
+    gateway: Gateway | None = None,
+) -> int:
+    """One gateway process: build from the loaded config (unless given), serve until SIGINT/SIGTERM."""
     from aiohttp import web
 
     from .app import Gateway
@@ -117,7 +120,7 @@ def run_worker(config: GatewayConfig, host: str, port: int, *, reuse_port: bool,
     except ImportError:  # pragma: no cover
         pass
     try:
-        gateway = Gateway(config)
+        gateway = gateway or Gateway(config)
     except ConfigError as exc:
         print(f"gatehouse: config error: {exc}", file=sys.stderr)
         return 2

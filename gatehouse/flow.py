@@ -26,8 +26,7 @@ from .endpoints import Endpoint, validate_body
 from .errors import (AuthenticationError, BadRequestError, GatewayError, InternalError, InvalidJSONError,
                      from_exception, render)
 from .metrics import Metrics
-from .policy.logging_hooks import LoggingHooks
-from .policy.pipeline import Pipeline
+from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
 from .providers import Providers
 from .replies import Inbound, JsonReply, Reply, StreamReply
@@ -57,17 +56,15 @@ class FlowSettings:
 
 class Flow:
     def __init__(
-        self, *, auth: Authenticator, router: Router, providers: Providers, pipeline: Pipeline,
-        logging_hooks: LoggingHooks, rules: PostCallRules, guardrail_names: frozenset[str],
+        self, *, auth: Authenticator, router: Router, providers: Providers, policies: PolicySet,
+        rules: PostCallRules, guardrail_names: frozenset[str],
         check_guardrails: Callable[[dict[str, Any], frozenset[str]], None], metrics: Metrics,
         settings: FlowSettings,
     ) -> None:
-        self.auth, self.router, self.providers, self.pipeline = auth, router, providers, pipeline
-        self.logging, self.rules, self.metrics, self.settings = logging_hooks, rules, metrics, settings
+        self.auth, self.router, self.providers, self.policies = auth, router, providers, policies
+        self.rules, self.metrics, self.settings = rules, metrics, settings
         self.guardrail_names = guardrail_names
         self.check_guardrails = check_guardrails
-        self.decorate = pipeline.has_request_hooks or logging_hooks.active or bool(guardrail_names)
-        self.relay = StreamRelay(pipeline, logging_hooks)
         self._defaults: dict[str, dict[str, Any]] = {}
         self._counters: dict[tuple[str, int], Any] = {}
 
@@ -79,24 +76,25 @@ class Flow:
         try:
             body = await self._read(endpoint, inbound)
             call.auth = await self.auth.authenticate(inbound.headers)
+            call.policy = self.policies.select(call.auth)
             authenticated = True
             data = self._prepare(call, body)
-            outcome = await self.pipeline.run_pre_call(call, data) if self.pipeline.pre_call else data
+            outcome = await call.policy.pipeline.run_pre_call(call, data) if call.policy.pipeline.pre_call else data
             if isinstance(outcome, Rejection):
                 return await self._rejected(call, data, outcome)
             data = outcome
             validate_body(endpoint, data)
             if call.stream:
                 return await self._stream(call, data)
-            response = await self.pipeline.run_during(call, data, self._upstream(call, data))
-            if self.pipeline.success:
-                response = await self.pipeline.run_success(call, data, response)
+            response = await call.policy.pipeline.run_during(call, data, self._upstream(call, data))
+            if call.policy.pipeline.success:
+                response = await call.policy.pipeline.run_success(call, data, response)
             return await self._json(call, data, response)
         except Exception as exc:
             return await self._fail(call, data, exc, authenticated)
         except asyncio.CancelledError:  # the client went away: the upstream call is cancelled with us
             if authenticated:
-                self.logging.failure(call, data, ClientDisconnected())
+                call.policy.logging.failure(call, data, ClientDisconnected())
             raise
 
     async def _read(self, endpoint: Endpoint, inbound: Inbound) -> dict[str, Any]:
@@ -128,7 +126,7 @@ class Flow:
         self.auth.check_model_access(auth, call.model)
         if self.guardrail_names or "guardrails" in body:
             self.check_guardrails(body, self.guardrail_names)
-        if not self.decorate:
+        if not call.policy.decorate:
             return body
         call.auth = auth.for_request(end_user_id=body.get("user"), route=call.route)
         headers = {k.lower(): v for k, v in call.headers.items()}
@@ -166,7 +164,7 @@ class Flow:
 
     async def _upstream(self, call: Call, data: dict[str, Any]) -> dict[str, Any]:
         model, body, tags = self._route(call, data)
-        self.logging.before_call(call, data)
+        call.policy.logging.before_call(call, data)
         operation, check_rules = call.endpoint.operation, bool(self.rules) and call.endpoint.post_call_rules
 
         async def attempt(deployment: Any) -> dict[str, Any]:
@@ -185,7 +183,7 @@ class Flow:
 
     async def _open_stream(self, call: Call, data: dict[str, Any]) -> Any:
         model, body, tags = self._route(call, data)
-        self.logging.before_call(call, data)
+        call.policy.logging.before_call(call, data)
         hold = self.settings.hold_stream_for_rules and bool(self.rules) and call.endpoint.post_call_rules
 
         async def attempt(deployment: Any) -> Any:
@@ -195,35 +193,35 @@ class Flow:
                 self.router.timeout_for(deployment, stream=True),
             )
             stream.upstream_model = deployment.upstream_model
-            return await self.relay.held(stream, self.rules) if hold else stream
+            return await call.policy.relay.held(stream, self.rules) if hold else stream
 
         return await self.router.run(model, attempt, tags=tags)
 
     # -- answers -----------------------------------------------------------------
     async def _stream(self, call: Call, data: dict[str, Any]) -> Reply:
-        upstream = await self.pipeline.run_during(call, data, self._open_stream(call, data))
+        upstream = await call.policy.pipeline.run_during(call, data, self._open_stream(call, data))
         rules = self.rules if call.endpoint.post_call_rules and not self.settings.hold_stream_for_rules else None
-        frames = await self.relay.start(call, data, upstream, rules, on_error=self._stream_error)
-        if self.pipeline.response_headers:
-            await self.pipeline.run_response_headers(call, data, None)
+        frames = await call.policy.relay.start(call, data, upstream, rules, on_error=self._stream_error)
+        if call.policy.pipeline.response_headers:
+            await call.policy.pipeline.run_response_headers(call, data, None)
         return StreamReply(self._headers(call, data), frames)
 
     async def _stream_error(self, call: Call, data: dict[str, Any], exc: BaseException) -> GatewayError:
         """An error after the first byte: failure hooks, log; the relay sends the SSE event."""
         error = from_exception(exc)
-        if self.pipeline.failure:
-            error = await self.pipeline.run_failure(call, data, error, exc)
+        if call.policy.pipeline.failure:
+            error = await call.policy.pipeline.run_failure(call, data, error, exc)
         self._log_failure(call, error, exc)
-        self.logging.failure(call, data, error)
+        call.policy.logging.failure(call, data, error)
         return error
 
     async def _json(self, call: Call, data: dict[str, Any], response: Any) -> JsonReply:
         if isinstance(response, dict) and data.get("include_guardrail_response") is True:
             metadata = data.get("metadata") or {}
             response["guardrail_information"] = metadata.get("standard_logging_guardrail_information") or []
-        if self.pipeline.response_headers:
-            await self.pipeline.run_response_headers(call, data, response)
-        self.logging.success(call, data, response)
+        if call.policy.pipeline.response_headers:
+            await call.policy.pipeline.run_response_headers(call, data, response)
+        call.policy.logging.success(call, data, response)
         self._count(call, 200)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("call %s %s → 200 model=%s deployment=%s trace: %s", call.id, call.route, call.model,
@@ -235,11 +233,11 @@ class Flow:
         if kind is None:
             raise BadRequestError(rejection.message)
         error = BadRequestError(rejection.message)
-        if self.pipeline.failure:
-            replaced = await self.pipeline.run_failure(call, data, error, error)
+        if call.policy.pipeline.failure:
+            replaced = await call.policy.pipeline.run_failure(call, data, error, error)
             if replaced is not error:
                 return await self._fail(call, data, replaced, True)
-        self.logging.failure(call, data, error)
+        call.policy.logging.failure(call, data, error)
         if call.stream:
             return StreamReply(self._headers(call, data), rejection_frames(kind, rejection.message, call.model))
         return JsonReply(200, orjson.dumps(rejection_body(kind, rejection.message, call.model)), self._headers(call, data))
@@ -249,14 +247,14 @@ class Flow:
         if not isinstance(exc, GatewayError):
             log.error("call %s: internal error", call.id, exc_info=exc)
             error = InternalError(f"Internal server error (call id {call.id})")
-        if authenticated and self.pipeline.failure:
-            error = await self.pipeline.run_failure(call, data, error, exc)
+        if authenticated and call.policy.pipeline.failure:
+            error = await call.policy.pipeline.run_failure(call, data, error, exc)
         self._log_failure(call, error, exc)
-        if authenticated and self.pipeline.response_headers:
-            await self.pipeline.run_response_headers(call, data, None)
+        if authenticated and call.policy.pipeline.response_headers:
+            await call.policy.pipeline.run_response_headers(call, data, None)
         headers = self._headers(call, data)
         if authenticated:
-            self.logging.failure(call, data, error)
+            call.policy.logging.failure(call, data, error)
         self._count(call, error.status)
         status, body, error_headers = render(error, call_id=call.id, include_call_id=self.settings.include_call_id_in_error_body)
         headers.update(error_headers)

@@ -3,10 +3,10 @@
 Three modes, chosen per request by what is configured, so a stream costs only
 what its policy needs:
 
-* **raw** — no hooks, no rules, no logging hooks: upstream events are
-  forwarded as bytes (the ``model`` field re-stamped), nothing is parsed;
-* **observe** — post-call rules or logging hooks: each event is parsed to
-  gather the text and usage, the original bytes are forwarded;
+* **pieces** — no streaming hooks: the upstream's bytes are forwarded as they
+  arrive (the ``model`` field re-stamped), nothing is parsed on the way. When
+  post-call rules or logging hooks need the content, the pieces are kept and
+  parsed once: at the end for the rules, in the background for logging;
 * **transform** — streaming hooks or streaming guardrails: chunks are parsed,
   passed through the stream stage (:mod:`gatehouse.policy.stream`) and
   re-serialised.
@@ -64,6 +64,18 @@ class _State:
             self.finish_reason = choices[0]["finish_reason"]
         self.last = chunk
 
+    @classmethod
+    def from_pieces(cls, pieces: list[bytes]) -> "_State":
+        """Parse a relayed stream's bytes, once, after the fact."""
+        state = cls()
+        for event in b"".join(pieces).replace(b"\r\n", b"\n").split(b"\n\n"):
+            for line in event.split(b"\n"):
+                if line.startswith(b"data:"):
+                    chunk = _parse(line[5:])
+                    if chunk is not None:
+                        state.observe(chunk)
+        return state
+
     def response(self, model: str | None) -> dict[str, Any]:
         """The assembled response handed to logging hooks."""
         last = self.last or {}
@@ -93,6 +105,10 @@ class ReplayStream:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._iter()
 
+    async def pieces(self) -> AsyncIterator[bytes]:
+        for payload in self._payloads:
+            yield b"data: " + payload + b"\n\n"
+
     async def aclose(self) -> None:
         return None
 
@@ -109,12 +125,12 @@ class StreamRelay:
         state = _State()
         restamp = _Restamp(getattr(upstream, "upstream_model", None), call.model)
         rules = rules if rules else None
+        kept: list[bytes] | None = None
         if self.pipeline.has_stream_hooks:
             frames = self._transform(call, data, upstream, state, restamp, rules)
-        elif rules is not None or self.logging.active:
-            frames = self._observe(upstream, state, restamp, rules)
         else:
-            frames = self._raw(upstream, restamp)
+            kept = [] if rules is not None or self.logging.active else None
+            frames = self._pieces(upstream, restamp, kept, rules)
         try:
             first = await frames.__anext__()
         except StopAsyncIteration:
@@ -123,11 +139,14 @@ class StreamRelay:
             await frames.aclose()
             await upstream.aclose()
             raise
-        return self._sse(call, data, first, frames, upstream, state, on_error)
+        model = call.model
+        assembled = (lambda: _State.from_pieces(kept).response(model)) if kept is not None else (
+            lambda: state.response(model))
+        return self._sse(call, data, first, frames, upstream, assembled, on_error)
 
     async def _sse(
         self, call: Call, data: dict[str, Any], first: bytes | None, frames: AsyncIterator[bytes],
-        upstream: Any, state: _State, on_error: OnError,
+        upstream: Any, assembled: Callable[[], dict[str, Any]], on_error: OnError,
     ) -> AsyncIterator[bytes]:
         finished = False
         try:
@@ -136,7 +155,7 @@ class StreamRelay:
             async for frame in frames:
                 yield frame
             finished = True
-            self.logging.success(call, data, state.response(call.model))
+            self.logging.success(call, data, assembled)  # assembled in the background, if anyone listens
             yield SSE_DONE
         except Exception as exc:
             finished = True
@@ -149,20 +168,22 @@ class StreamRelay:
             if not finished:
                 self.logging.failure(call, data, ClientDisconnected())
 
-    async def _raw(self, upstream: Any, restamp: "_Restamp") -> AsyncIterator[bytes]:
-        async for payload in upstream:
-            yield b"data: " + restamp.bytes(payload) + b"\n\n"
-
-    async def _observe(
-        self, upstream: Any, state: _State, restamp: "_Restamp", rules: PostCallRules | None
+    async def _pieces(
+        self, upstream: Any, restamp: "_Restamp", kept: list[bytes] | None, rules: PostCallRules | None
     ) -> AsyncIterator[bytes]:
-        async for payload in upstream:
-            chunk = _parse(payload)
-            if chunk is not None:
-                state.observe(chunk)
-            yield b"data: " + restamp.bytes(payload) + b"\n\n"
-        if rules is not None:
-            await rules.check_text("".join(state.text))
+        """The upstream's bytes as they arrive; its ``[DONE]`` is held back (the relay sends its own)."""
+        async for piece in upstream.pieces():
+            done = piece.find(b"data: [DONE]")
+            if done >= 0:
+                piece = piece[:done]
+            if kept is not None:
+                kept.append(piece)
+            if piece:
+                yield restamp.bytes(piece)
+            if done >= 0:
+                break
+        if rules is not None and kept is not None:
+            await rules.check_text("".join(_State.from_pieces(kept).text))
 
     async def _transform(
         self, call: Call, data: dict[str, Any], upstream: Any, state: _State, restamp: "_Restamp",
@@ -220,7 +241,7 @@ class _Restamp:
 
     def bytes(self, payload: bytes) -> bytes:
         if self.old and self.old in payload:
-            return payload.replace(self.old, self.new, 1)
+            return payload.replace(self.old, self.new)
         return payload
 
     def dict(self, chunk: dict[str, Any]) -> None:

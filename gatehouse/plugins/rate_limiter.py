@@ -153,6 +153,10 @@ class ParallelRequestLimiter(CustomLogger):
         self._clock = clock
         self._held: dict[str, _Held] = {}
 
+    def should_run_for(self, user_api_key_dict: Any) -> bool:
+        """Only callers with a limit: the others skip every hook of the limiter (no cost)."""
+        return _Limits.of(user_api_key_dict) is not None
+
     # -- pre-call: count and check -----------------------------------------------------
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> None:
         """Count the request; raise :class:`RateLimitError` when a limit is crossed.

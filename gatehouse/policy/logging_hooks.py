@@ -38,6 +38,7 @@ class LoggingHooks:
             self._spawn(self.pre_api_call, call, data, "pending", None, None)
 
     def success(self, call: Call, data: dict[str, Any], response: Any) -> None:
+        """``response`` may be a zero-argument callable that builds it (streams)."""
         hooks = self.on_success + (self.on_stream if call.stream else ())
         if hooks:
             self._spawn(hooks, call, data, "success", response, None)
@@ -55,6 +56,8 @@ class LoggingHooks:
 
 async def _emit(hooks: tuple[BoundHook, ...], call: Call, data: dict[str, Any], status: str,
                 response: Any, error: GatewayError | None, end: float) -> None:
+    if callable(response):  # a streamed response, assembled here rather than on the hot path
+        response = response()
     kwargs = event_kwargs(call, data, status=status, response=response, error=error, end=end)
     if status == "pending":
         calls = [_run(call, hook, (data.get("model"), data.get("messages"), kwargs)) for hook in hooks]

@@ -39,6 +39,10 @@ class UpstreamStream(Protocol):
 
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
+    def pieces(self) -> AsyncIterator[bytes]:
+        """The raw bytes as they arrive, events unsplit (``[DONE]`` included)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

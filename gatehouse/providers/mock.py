@@ -62,6 +62,11 @@ class MockStream:
         if (self._body.get("stream_options") or {}).get("include_usage"):
             yield orjson.dumps({**base, "choices": [], "usage": _usage(self._body, text)})
 
+    async def pieces(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks():
+            yield b"data: " + chunk + b"\n\n"
+        yield b"data: [DONE]\n\n"
+
     async def aclose(self) -> None:
         return None
 

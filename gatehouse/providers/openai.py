@@ -56,7 +56,18 @@ class _Target:
     base: str
     query: str
     headers: dict[str, str]
+    json_headers: dict[str, str]
     api_key: str | None
+    timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout]
+
+    def timeout(self, seconds: float, *, stream: bool, connect: float) -> aiohttp.ClientTimeout:
+        found = self.timeouts.get((seconds, stream))
+        if found is None:
+            found = self.timeouts[(seconds, stream)] = (
+                aiohttp.ClientTimeout(total=None, connect=connect, sock_read=seconds) if stream
+                else aiohttp.ClientTimeout(total=seconds, connect=connect)
+            )
+        return found
 
 
 class OpenAICompatibleProvider:
@@ -90,7 +101,7 @@ class OpenAICompatibleProvider:
         data, headers = _encode(body, target)
         try:
             async with self._client().post(
-                url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout, connect=self._connect_timeout)
+                url, data=data, headers=headers, timeout=target.timeout(timeout, stream=False, connect=self._connect_timeout)
             ) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
@@ -115,8 +126,7 @@ class OpenAICompatibleProvider:
         data, headers = _encode(body, target)
         try:
             resp = await self._client().post(
-                url, data=data, headers=headers,
-                timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout, sock_read=timeout),
+                url, data=data, headers=headers, timeout=target.timeout(timeout, stream=True, connect=self._connect_timeout)
             )
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
             raise GatewayTimeoutError(f"Upstream request timed out after {timeout:g} s") from None
@@ -169,6 +179,17 @@ class SSEStream:
             yield tail
         self._done = True
 
+    async def pieces(self) -> AsyncIterator[bytes]:
+        """The answer's bytes as they arrive (events unsplit)."""
+        try:
+            async for piece in self._resp.content.iter_any():
+                yield piece
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise GatewayTimeoutError(f"Upstream stream stalled for more than {self._timeout:g} s") from None
+        except aiohttp.ClientError:
+            raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
+        self._done = True
+
     async def aclose(self) -> None:
         if self._done:
             self._resp.release()
@@ -200,7 +221,8 @@ def _build_target(deployment: Deployment) -> _Target:
     if params.get("organization"):
         headers["OpenAI-Organization"] = str(params["organization"])
     query = f"?api-version={params['api_version']}" if params.get("api_version") else ""
-    return _Target(base=base, query=query, headers=headers, api_key=key)
+    json_headers = {**headers, "Content-Type": "application/json"}
+    return _Target(base=base, query=query, headers=headers, json_headers=json_headers, api_key=key, timeouts={})
 
 
 def _encode(body: dict[str, Any], target: _Target) -> tuple[Any, dict[str, str]]:
@@ -217,9 +239,7 @@ def _encode(body: dict[str, Any], target: _Target) -> tuple[Any, dict[str, str]]
             form.add_field(name, value if isinstance(value, str) else orjson.dumps(value).decode())
         form.add_field("file", upload.data, filename=upload.filename, content_type=upload.content_type)
         return form, target.headers
-    headers = dict(target.headers)
-    headers["Content-Type"] = "application/json"
-    return orjson.dumps(body), headers
+    return orjson.dumps(body), target.json_headers
 
 
 def _scrub(text: str, api_key: str | None) -> str:

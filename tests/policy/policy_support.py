@@ -381,7 +381,8 @@ class Events:
             text = self.path.read_text()
         except FileNotFoundError:
             return []
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        complete = text[: text.rfind("\n") + 1]  # a line still being written is not read yet
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
     def of(self, call_id: str | None = None, hook: str | None = None, who: str | None = None) -> list[dict[str, Any]]:
         return [e for e in self.all()
@@ -492,5 +493,6 @@ def rule_calls(gw: Any, needle: str | None = None) -> list[dict[str, Any]]:
         text = (gw.dir / "rules.jsonl").read_text()
     except FileNotFoundError:
         return []
-    calls = [json.loads(line) for line in text.splitlines() if line.strip()]
+    complete = text[: text.rfind("\n") + 1]  # a line still being written is not read yet
+    calls = [json.loads(line) for line in complete.splitlines() if line.strip()]
     return [c for c in calls if needle is None or needle in c["input"]]
