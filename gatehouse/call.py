@@ -35,6 +35,8 @@ class Call:
     model: str | None = None
     stream: bool = False
     deployment_id: str | None = None
+    data: dict[str, Any] | None = None
+    """The request as hooks see it, once prepared."""
     policy: Any = None
     """The :class:`gatehouse.policy.variants.Policy` chosen for this caller."""
     response_headers: dict[str, str] = field(default_factory=dict)

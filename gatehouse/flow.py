@@ -31,7 +31,7 @@ from .policy.rules import PostCallRules
 from .providers import Providers
 from .replies import Inbound, JsonReply, Reply, StreamReply
 from .routing.router import Router
-from .streaming import ClientDisconnected, StreamRelay
+from .streaming import ClientDisconnected
 
 __all__ = ["Flow", "FlowSettings", "INTERNAL_KEYS"]
 
@@ -78,11 +78,11 @@ class Flow:
             call.auth = await self.auth.authenticate(inbound.headers)
             call.policy = self.policies.select(call.auth)
             authenticated = True
-            data = self._prepare(call, body)
+            data = call.data = self._prepare(call, body)
             outcome = await call.policy.pipeline.run_pre_call(call, data) if call.policy.pipeline.pre_call else data
             if isinstance(outcome, Rejection):
                 return await self._rejected(call, data, outcome)
-            data = outcome
+            data = call.data = outcome
             validate_body(endpoint, data)
             if call.stream:
                 return await self._stream(call, data)
@@ -223,7 +223,10 @@ class Flow:
             await call.policy.pipeline.run_response_headers(call, data, response)
         call.policy.logging.success(call, data, response)
         self._count(call, 200)
-        if log.isEnabledFor(logging.DEBUG):
+        records = _guardrail_records(data)
+        if records and log.isEnabledFor(logging.INFO):
+            log.info("call %s %s → 200 guardrails: %s", call.id, call.route, records)
+        elif log.isEnabledFor(logging.DEBUG):
             log.debug("call %s %s → 200 model=%s deployment=%s trace: %s", call.id, call.route, call.model,
                       call.deployment_id, call.trace_text() or "no hooks")
         return JsonReply(200, orjson.dumps(response), self._headers(call, data))
@@ -270,7 +273,10 @@ class Flow:
     def _log_failure(self, call: Call, error: GatewayError, exc: BaseException) -> None:
         if log.isEnabledFor(logging.INFO):
             trace = f" trace: {call.trace_text()}" if call.trace else ""
-            log.info("call %s %s → %s %s: %s%s", call.id, call.route, error.status, error.error_type, error.message, trace)
+            records = _guardrail_records(call.data) if call.data else ""
+            guardrails = f" guardrails: {records}" if records else ""
+            log.info("call %s %s → %s %s: %s%s%s", call.id, call.route, error.status, error.error_type, error.message,
+                     guardrails, trace)
 
     def _headers(self, call: Call, data: dict[str, Any]) -> dict[str, str]:
         headers = {"x-litellm-call-id": call.id}
@@ -280,6 +286,16 @@ class Flow:
         if call.response_headers:
             headers.update(call.response_headers)
         return headers
+
+
+def _guardrail_records(data: dict[str, Any]) -> str:
+    """``name/mode=status`` for every guardrail that ran (the request log's view of the records)."""
+    metadata = data.get("metadata")
+    records = metadata.get("standard_logging_guardrail_information") if isinstance(metadata, dict) else None
+    if not records:
+        return ""
+    return ", ".join(f"{r.get('guardrail_name')}/{r.get('guardrail_mode')}={r.get('guardrail_status')}"
+                     for r in records if isinstance(r, dict))
 
 
 def request_tags(data: dict[str, Any], call: Call) -> list[str]:

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from gatehouse.testing import FakeUpstream
-from gatehouse.testing.fake_upstream import IMAGE_URL, _vector
+from gatehouse.testing.fake_answers import IMAGE_URL, _vector
 
 WAV = b"RIFF" + b"\x00" * 60
 

@@ -1,0 +1,256 @@
+"""What the fake upstream answers: request records, behaviours and the answer builders.
+
+Pure functions of a recorded request and a :class:`Behaviour`; the server
+around them is :mod:`gatehouse.testing.fake_upstream`.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import re
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+IMAGE_URL = "https://fake-upstream.invalid/image.png"
+MODERATION_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
+    "illicit/violent", "self-harm", "self-harm/instructions", "self-harm/intent",
+    "sexual", "sexual/minors", "violence", "violence/graphic",
+)
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How to answer one request; every field defaults to "behave normally"."""
+
+    status: int | None = None  # answer this HTTP status with ``{"error": error}``
+    error: dict[str, Any] | None = None  # the OpenAI error object (DEFAULT_ERROR if None)
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    delay: float = 0.0  # seconds to wait before answering
+    content: str | None = None  # replaces the reply text
+    chunks: list[str] | None = None  # the streamed deltas, exactly
+    chunk_delay: float = 0.0  # seconds before each streamed content chunk
+    die_after_chunks: int | None = None  # close the connection after N content chunks
+    tool_calls: list[dict[str, Any]] | None = None  # reply with these tool calls
+    model: str | None = None  # the response's ``model``
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Behaviour:
+        """Build from keyword values; unknown keys raise ``ValueError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown fake_upstream behaviour keys: {unknown}")
+        return cls(**values)
+
+    def reply(self, default: str) -> str:
+        """The reply text: ``chunks`` joined, else ``content``, else ``default``."""
+        if self.chunks is not None:
+            return "".join(self.chunks)
+        return default if self.content is None else self.content
+
+    def pieces(self, reply: str) -> list[str]:
+        """The streamed deltas: ``chunks``, else the words of ``reply``."""
+        return list(self.chunks) if self.chunks is not None else split_words(reply)
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake upstream received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # names as sent
+    json: Any | None  # parsed JSON body, or None
+    form: dict[str, Any] | None  # multipart fields; files as {"filename", "size"}
+    time: float  # UNIX seconds when received
+
+
+@dataclass
+class _StreamPlan:
+    """An SSE answer: frames before, per content chunk, and after the content."""
+
+    head: list[dict[str, Any]]
+    content: list[dict[str, Any]]
+    tail: list[dict[str, Any]]
+
+
+Answer = dict[str, Any] | _StreamPlan | str
+AnswerFn = Callable[[RecordedRequest, Behaviour, str], Answer]
+
+
+def split_words(text: str) -> list[str]:
+    """Words keeping their following whitespace; joining them gives ``text``."""
+    return re.findall(r"^\s+|\S+\s*", text)
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def message_text(content: Any) -> str:
+    """Text of a message ``content``: a string, or its text parts joined by a space."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content
+                        if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def _usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
+
+
+def _vector(text: str, dims: int) -> list[float]:
+    """A deterministic vector in [-1, 1] derived from sha256 of ``text``."""
+    values: list[float] = []
+    block = 0
+    while len(values) < dims:
+        digest = hashlib.sha256(f"{block}:{text}".encode()).digest()
+        values.extend(round(b / 127.5 - 1.0, 6) for b in digest)
+        block += 1
+    return values[:dims]
+
+
+def _input_texts(value: Any) -> list[str]:
+    """Items of an ``input`` field: a string, token list, or list of either."""
+    if isinstance(value, str) or (isinstance(value, list) and value
+                                  and isinstance(value[0], int)):
+        value = [value]
+    items = value if isinstance(value, list) else [value]
+    texts = []
+    for item in items:
+        if isinstance(item, dict):
+            texts.append(str(item.get("text", "")))
+        else:
+            texts.append(item if isinstance(item, str) else " ".join(map(str, item or [])))
+    return texts
+
+
+def _stream_frames(base: dict[str, Any], choice: Callable[..., dict[str, Any]],
+                   body: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+    """A frame builder over ``base``; adds ``usage: null`` when usage is requested."""
+    with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+    def frame(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        out = {**base, "choices": [choice(*args, **kwargs)]}
+        return {**out, "usage": None} if with_usage else out
+    return frame
+
+
+def _usage_tail(base: dict[str, Any], body: dict[str, Any],
+                usage: dict[str, int]) -> list[dict[str, Any]]:
+    if (body.get("stream_options") or {}).get("include_usage"):
+        return [{**base, "choices": [], "usage": usage}]
+    return []
+
+
+def answer_chat(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
+    """The chat.completion (or its stream) for one request."""
+    body = rec.json or {}
+    messages = body.get("messages") or []
+    texts = [message_text(m.get("content")) for m in messages if isinstance(m, dict)]
+    last_user = next((message_text(m.get("content")) for m in reversed(messages)
+                      if isinstance(m, dict) and m.get("role") == "user"), "")
+    reply = "" if b.tool_calls else b.reply("Hello! You said: " + last_user)
+    usage = _usage(sum(count_words(t) for t in texts), count_words(reply))
+    finish = "tool_calls" if b.tool_calls else "stop"
+    model = b.model or body.get("model") or "fake-model"
+    base = {"id": "chatcmpl-" + rid, "created": int(time.time()), "model": model,
+            "system_fingerprint": None}
+    if not body.get("stream"):
+        message: dict[str, Any] = {"role": "assistant",
+                                   "content": None if b.tool_calls else reply}
+        if b.tool_calls:
+            message["tool_calls"] = b.tool_calls
+        return {**base, "object": "chat.completion", "usage": usage, "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]}
+    base["object"] = "chat.completion.chunk"
+    frame = _stream_frames(base, lambda delta, fin=None: {
+        "index": 0, "delta": delta, "logprobs": None, "finish_reason": fin}, body)
+    deltas = ([{"tool_calls": [{"index": i, **c}]} for i, c in enumerate(b.tool_calls)]
+              if b.tool_calls else [{"content": p} for p in b.pieces(reply)])
+    return _StreamPlan(head=[frame({"role": "assistant", "content": ""})],
+                       content=[frame(d) for d in deltas],
+                       tail=[frame({}, finish), *_usage_tail(base, body, usage)])
+
+
+def answer_completion(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
+    """The text_completion (or its stream) for one request."""
+    body = rec.json or {}
+    prompts = _input_texts(body.get("prompt", ""))
+    reply = b.reply("Hello! You said: " + (prompts[0] if prompts else ""))
+    usage = _usage(sum(count_words(p) for p in prompts), count_words(reply))
+    base = {"id": "cmpl-" + rid, "object": "text_completion", "created": int(time.time()),
+            "model": b.model or body.get("model") or "fake-model"}
+    if not body.get("stream"):
+        return {**base, "usage": usage, "choices": [
+            {"text": reply, "index": 0, "logprobs": None, "finish_reason": "stop"}]}
+    frame = _stream_frames(base, lambda text, fin=None: {
+        "text": text, "index": 0, "logprobs": None, "finish_reason": fin}, body)
+    return _StreamPlan(head=[], content=[frame(p) for p in b.pieces(reply)],
+                       tail=[frame("", "stop"), *_usage_tail(base, body, usage)])
+
+
+def answer_embeddings(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
+    """One vector per input item (float list, or base64 float32 if asked)."""
+    body = rec.json or {}
+    texts = _input_texts(body.get("input", ""))
+    dims = int(body.get("dimensions") or 8)
+    data = []
+    for i, text in enumerate(texts):
+        vec: Any = _vector(text, dims)
+        if body.get("encoding_format") == "base64":
+            vec = base64.b64encode(struct.pack(f"<{dims}f", *vec)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": vec})
+    tokens = sum(count_words(t) for t in texts)
+    return {"object": "list", "data": data, "model": b.model or body.get("model"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def answer_images(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
+    body = rec.json or {}
+    item = {"url": IMAGE_URL, "revised_prompt": body.get("prompt")}
+    return {"created": int(time.time()), "data": [item] * int(body.get("n") or 1)}
+
+
+def answer_moderations(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
+    """One result per input; flagged when the text contains "flag"."""
+    body = rec.json or {}
+    results = []
+    for text in _input_texts(body.get("input", "")):
+        flagged = "flag" in text.lower()
+        cats = {c: flagged and c == "harassment" for c in MODERATION_CATEGORIES}
+        results.append({"flagged": flagged, "categories": cats,
+                        "category_scores": {c: 0.99 if v else 0.0 for c, v in cats.items()}})
+    model = b.model or body.get("model") or "omni-moderation-latest"
+    return {"id": "modr-" + rid, "model": model, "results": results}
+
+
+def answer_transcription(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
+    form = rec.form or {}
+    upload: dict[str, Any] = form["file"] if isinstance(form.get("file"), dict) else {}
+    text = b.content or f"transcribed {upload.get('filename')} ({upload.get('size', 0)} bytes)"
+    return text if form.get("response_format") == "text" else {"text": text}
+
+
+def answer_models(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
+    return {"object": "list", "data": [
+        {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake-upstream"}]}
+
+
+ROUTES: dict[tuple[str, str], AnswerFn] = {
+    ("POST", "chat/completions"): answer_chat,
+    ("POST", "completions"): answer_completion,
+    ("POST", "embeddings"): answer_embeddings,
+    ("POST", "images/generations"): answer_images,
+    ("POST", "moderations"): answer_moderations,
+    ("POST", "audio/transcriptions"): answer_transcription,
+    ("GET", "models"): answer_models,
+}
