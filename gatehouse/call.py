@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import random
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -15,11 +16,19 @@ __all__ = ["Call", "Rejection", "new_call_id"]
 MAX_CALL_ID = 128
 
 
+_random = random.Random(int.from_bytes(os.urandom(16), "big"))
+
+
 def new_call_id(inbound: str | None) -> str:
-    """The client's ``x-litellm-call-id`` when sane, else a fresh UUID."""
+    """The client's ``x-litellm-call-id`` when sane, else a fresh UUID (version 4 layout).
+
+    Call ids identify, they do not authenticate: they come from a per-process
+    generator seeded from ``os.urandom`` rather than a system call per request.
+    """
     if inbound and len(inbound) <= MAX_CALL_ID and inbound.isprintable():
         return inbound
-    return str(uuid.uuid4())
+    h = "%032x" % _random.getrandbits(128)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 @dataclass(slots=True)

@@ -223,12 +223,11 @@ class Flow:
             await call.policy.pipeline.run_response_headers(call, data, response)
         call.policy.logging.success(call, data, response)
         self._count(call, 200)
-        records = _guardrail_records(data)
-        if records and log.isEnabledFor(logging.INFO):
-            log.info("call %s %s → 200 guardrails: %s", call.id, call.route, records)
+        if _guardrails_acted(data) and log.isEnabledFor(logging.INFO):  # a rewrite or a fail-open pass
+            log.info("call %s %s → 200 guardrails: %s", call.id, call.route, _guardrail_records(data))
         elif log.isEnabledFor(logging.DEBUG):
-            log.debug("call %s %s → 200 model=%s deployment=%s trace: %s", call.id, call.route, call.model,
-                      call.deployment_id, call.trace_text() or "no hooks")
+            log.debug("call %s %s → 200 model=%s deployment=%s guardrails: %s trace: %s", call.id, call.route,
+                      call.model, call.deployment_id, _guardrail_records(data) or "none", call.trace_text() or "no hooks")
         return JsonReply(200, orjson.dumps(response), self._headers(call, data))
 
     async def _rejected(self, call: Call, data: dict[str, Any], rejection: Rejection) -> Reply:
@@ -286,6 +285,17 @@ class Flow:
         if call.response_headers:
             headers.update(call.response_headers)
         return headers
+
+
+_QUIET_STATUSES = frozenset({"success", "not_run"})
+
+
+def _guardrails_acted(data: dict[str, Any]) -> bool:
+    """Whether a guardrail changed something or failed (worth an INFO line on a success)."""
+    metadata = data.get("metadata")
+    records = metadata.get("standard_logging_guardrail_information") if isinstance(metadata, dict) else None
+    return bool(records) and any(isinstance(r, dict) and r.get("guardrail_status") not in _QUIET_STATUSES
+                                 for r in records)
 
 
 def _guardrail_records(data: dict[str, Any]) -> str:

@@ -108,6 +108,7 @@ class GenericGuardrail(CustomLogger):
         self._client = GuardrailClient(config, metrics=metrics, user_agent=self._version.replace("-", "/", 1))
         self._params = dict(config.additional_params)
         self._allowed_headers = FORWARDED_HEADERS | frozenset(config.extra_headers)
+        self._children: dict[tuple[Any, ...], Any] = {}
         self._expose_configured_hooks()
 
     def _expose_configured_hooks(self) -> None:
@@ -127,6 +128,14 @@ class GenericGuardrail(CustomLogger):
             if mode not in self._modes:
                 for name in names:
                     setattr(self, name, None)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """A metric's child for this guardrail, looked up once (labels() costs a lock and a dict)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(self.guardrail_name, *labels)
+        return child
 
     # -- lifecycle (awaited by the gateway) ------------------------------------
     async def startup(self) -> None:
@@ -274,7 +283,7 @@ class GenericGuardrail(CustomLogger):
             return Failure("error", "build_error", f"could not build the guardrail request: {exc}"), start, start
         result = await self._client.send(body)
         end = time.time()
-        self._metrics.guardrail_latency.labels(self.guardrail_name, mode).observe(end - start)
+        self._child(self._metrics.guardrail_latency, mode).observe(end - start)
         return result, start, end
 
     def _judge(
@@ -305,7 +314,7 @@ class GenericGuardrail(CustomLogger):
 
     # -- observability -------------------------------------------------------------
     def _observe(self, mode: str, status: str) -> None:
-        self._metrics.guardrail_calls.labels(self.guardrail_name, mode, status).inc()
+        self._child(self._metrics.guardrail_calls, mode, status).inc()
 
     def _record(
         self, metadata: dict, mode: str, status: str, summary: str, start: float, end: float, masked: int,
