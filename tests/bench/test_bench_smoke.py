@@ -30,8 +30,8 @@ def fakes(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_quick_run_writes_reports(tmp_path: Path) -> None:
-    argv = [sys.executable, str(BENCH_DIR / "run.py"), "--quick", "--systems", "direct,passthrough",
-            "--concurrency", "1,4", "--scenarios", "plain,stream", "--duration", "1", "--out", str(tmp_path),
+    argv = [sys.executable, str(BENCH_DIR / "run.py"), "--quick", "--systems", "direct,passthrough,gatehouse",
+            "--concurrency", "1,4", "--scenarios", "plain,stream,guardrail", "--duration", "1", "--out", str(tmp_path),
             "--python", sys.executable]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -39,7 +39,9 @@ def test_quick_run_writes_reports(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "results.json").read_text())
     rows = results["rows"]
     cells = {(r["system"], r["scenario"], r["concurrency"]) for r in rows}
-    assert cells == {(s, sc, c) for s in ("direct", "passthrough") for sc in ("plain", "stream") for c in (1, 4)}
+    expected = {(s, sc, c) for s in ("direct", "passthrough") for sc in ("plain", "stream") for c in (1, 4)}
+    expected |= {("gatehouse", sc, c) for sc in ("plain", "stream", "guardrail") for c in (1, 4)}
+    assert cells == expected
     for row in rows:
         assert row["error"] is None, row
         assert row["rps"] > 0 and row["non_2xx"] == 0 and row["socket_errors"] == 0, row
