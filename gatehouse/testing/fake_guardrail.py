@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ from typing import Any, Callable
 
 import orjson
 from aiohttp import web
+
+from .service import ThreadedService, serve_until_signal
 
 __all__ = ["PATH", "Reply", "Responder", "Recorded", "FakeGuardrail", "mask", "block_on", "main"]
 
@@ -85,8 +86,10 @@ class Recorded:
     time: float = 0.0  # UNIX seconds when received (before the answer was chosen)
 
 
-class FakeGuardrail:
+class FakeGuardrail(ThreadedService):
     """A scriptable Generic Guardrail API service (see the module docstring)."""
+
+    thread_name = "fake-guardrail"
 
     def __init__(self, default: Reply | Responder | None = None) -> None:
         self.base = ""  # http://host:port once started
@@ -95,8 +98,6 @@ class FakeGuardrail:
         self.default: Reply | Responder = default if default is not None else Reply()
         self._lock = threading.Lock()
         self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -193,25 +194,6 @@ class FakeGuardrail:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on a new event loop in a daemon thread; return :attr:`base`."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, daemon=True, name="fake-guardrail")
-        self._thread.start()
-        return asyncio.run_coroutine_threadsafe(self.start(host, port), loop).result(10)
-
-    def stop_thread(self) -> None:
-        """Stop a service started by :meth:`start_in_thread` and join its thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-        self._loop = self._thread = None
-
 
 def mask(word: str, replacement: str = "[MASKED]") -> Responder:
     """GUARDRAIL_INTERVENED with ``word`` replaced in every text when any text has it, else NONE."""
@@ -237,14 +219,8 @@ def block_on(word: str, reason: str | None = "bad word") -> Responder:
 
 
 async def _serve(host: str, port: int) -> None:
-    guard = FakeGuardrail()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print(f"fake guardrail listening on {await guard.start(host, port)}{PATH}", flush=True)
-    await stop.wait()
-    await guard.stop()
+    """Serve until SIGTERM or SIGINT."""
+    await serve_until_signal(FakeGuardrail(), host, port, label="fake guardrail", suffix=PATH)
 
 
 def main(argv: list[str] | None = None) -> None:

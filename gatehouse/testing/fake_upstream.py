@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import threading
 import time
 from typing import Any, Awaitable, Callable
 
 import orjson
 from aiohttp import web
+
+from .service import ThreadedService, serve_until_signal
 
 from .fake_answers import ROUTES, Answer, AnswerFn, Behaviour, RecordedRequest, _StreamPlan
 
@@ -86,7 +87,7 @@ def _bad_request(message: str) -> bytes:
     return _error_body({**DEFAULT_ERROR, "message": message, "type": "invalid_request_error"})
 
 
-class FakeUpstream:
+class FakeUpstream(ThreadedService):
     """The fake OpenAI API server: start it, script it, inspect what it received.
 
     Thread-safe: the Python API may be used from another thread than the one
@@ -95,6 +96,8 @@ class FakeUpstream:
     moment: wait with :meth:`wait_until` / :meth:`until`. After :meth:`reset`,
     late outcomes of earlier requests are not counted.
     """
+
+    thread_name = "fake-upstream"
 
     def __init__(self, require_api_key: str | None = None) -> None:
         """``require_api_key``: answer 401 unless ``Authorization: Bearer <key>``."""
@@ -108,8 +111,6 @@ class FakeUpstream:
         self._generation = 0  # bumped by reset(): late outcomes of older requests are not counted
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def url(self) -> str:
@@ -202,26 +203,6 @@ class FakeUpstream:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on a new event loop in a daemon thread; return :attr:`url`."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, daemon=True,
-                                        name="fake-upstream")
-        self._thread.start()
-        return asyncio.run_coroutine_threadsafe(self.start(host, port), loop).result(10)
-
-    def stop_thread(self) -> None:
-        """Stop a server started by :meth:`start_in_thread` and join its thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-        self._loop = self._thread = None
-
     # -- serving -----------------------------------------------------------
     def _handler(self, answer: AnswerFn) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -309,14 +290,7 @@ async def _stream(request: web.Request, plan: _StreamPlan,
 
 async def _serve(host: str, port: int, api_key: str | None) -> None:
     """Serve until SIGTERM or SIGINT."""
-    upstream = FakeUpstream(require_api_key=api_key)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print(f"fake upstream listening on {await upstream.start(host, port)}", flush=True)
-    await stop.wait()
-    await upstream.stop()
+    await serve_until_signal(FakeUpstream(require_api_key=api_key), host, port, label="fake upstream")
 
 
 def main(argv: list[str] | None = None) -> None:
