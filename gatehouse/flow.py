@@ -1,6 +1,6 @@
 """THE request path, for every LLM endpoint, top to bottom.
 
-    read body → authenticate → validate → pre_call stage (rate limiter, hooks
+    authenticate → read body → validate → pre_call stage (rate limiter, hooks
     and pre_call guardrails, in order) → route + upstream call ∥ during_call
     stage (post-call rules inside the router's retry loop) → post_call stage
     → JSON answer, or the stream stage → SSE answer.
@@ -74,10 +74,10 @@ class Flow:
         data: dict[str, Any] = {}
         authenticated = False
         try:
-            body = await self._read(endpoint, inbound)
-            call.auth = await self.auth.authenticate(inbound.headers)
+            call.auth = await self.auth.authenticate(inbound.headers)  # before the body is even read
             call.policy = self.policies.select(call.auth)
             authenticated = True
+            body = await self._read(endpoint, inbound)
             data = call.data = self._prepare(call, body)
             outcome = await call.policy.pipeline.run_pre_call(call, data) if call.policy.pipeline.pre_call else data
             if isinstance(outcome, Rejection):
