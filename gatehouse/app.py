@@ -56,7 +56,7 @@ class Gateway:
         self.cache = DualCache.from_settings(
             redis_url=redis.url, redis_host=redis.host, redis_port=redis.port, redis_password=redis.password
         )
-        self.store: KeyStore = open_key_store(config.database_url, config.data_dir)
+        self.store: KeyStore = open_key_store(config.database_url, config.data_dir, pool_max_size=config.database_pool_size)
         self.auth = Authenticator(master_key=config.master_key, store=self.store, cache_ttl=config.key_cache_ttl)
         self.keys = KeyManager(self.store, on_change=self.auth.forget)
         self.key_routes = key_routes(self.keys, lambda request: self.auth.require_master(request.headers))
@@ -92,6 +92,8 @@ class Gateway:
         if self.config.master_key:
             ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.cache)))
         ordered += loader.callbacks(self.config.callbacks, bind_builtins(cache=self.cache))
+        ordered += loader.event_functions(self.config.success_callbacks, "success")
+        ordered += loader.event_functions(self.config.failure_callbacks, "failure")
         ordered += [(type(obj).__name__, obj) for obj in self._extra]
         ordered += [(f"guardrail:{g.guardrail_name}", g) for g in self.guardrails]
         return ordered

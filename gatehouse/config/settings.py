@@ -27,16 +27,16 @@ TOP_LEVEL_KEYS = {
     "model_list", "litellm_settings", "general_settings", "router_settings", "guardrails",
     "environment_variables", "callback_settings", "include",
 }
+#: Keys read (or harmless to ignore: they tune LiteLLM internals that Gatehouse does not have).
 LITELLM_SETTINGS_KEYS = {
     "callbacks", "post_call_rules", "num_retries", "request_timeout", "guardrails", "drop_params",
-    "set_verbose", "json_logs", "success_callback", "failure_callback", "cache", "cache_params",
+    "set_verbose", "json_logs", "success_callback", "failure_callback",
     "post_call_rules_streaming", "modify_params", "telemetry",
 }
 GENERAL_SETTINGS_KEYS = {
     "master_key", "database_url", "enforce_user_param", "max_request_size_mb", "hook_timeout",
-    "include_call_id_in_error_body", "data_dir", "moderation_model", "completion_model",
-    "store_model_in_db", "disable_spend_logs", "proxy_batch_write_at", "alerting", "background_health_checks",
-    "health_check_interval", "key_cache_ttl", "database_connection_pool_limit",
+    "include_call_id_in_error_body", "data_dir", "moderation_model", "key_cache_ttl",
+    "database_connection_pool_limit", "store_model_in_db", "disable_spend_logs", "proxy_batch_write_at",
 }
 ROUTER_SETTINGS_KEYS = {
     "routing_strategy", "enable_tag_filtering", "tag_filtering_match_any", "num_retries", "fallbacks",
@@ -73,6 +73,9 @@ class GatewayConfig:
     settings_guardrails: list[dict[str, Any]]
     """``litellm_settings.guardrails`` (the seed's place for the same entries)."""
     callbacks: list[str]
+    success_callbacks: list[str]
+    """``litellm_settings.success_callback``: functions (``module.fn``) called after each success."""
+    failure_callbacks: list[str]
     post_call_rules: list[str]
     master_key: str | None = field(repr=False)
     database_url: str | None = field(repr=False)
@@ -83,6 +86,7 @@ class GatewayConfig:
     data_dir: Path
     redis: RedisSettings
     key_cache_ttl: float
+    database_pool_size: int
     moderation_model: str | None
     post_call_rules_streaming: str
     embedded_default: bool = False
@@ -133,6 +137,8 @@ def config_from_mapping(
         guardrails=_guardrail_list(raw.get("guardrails"), "guardrails", source),
         settings_guardrails=_guardrail_list(litellm.get("guardrails"), "litellm_settings.guardrails", source),
         callbacks=l.str_list("callbacks"),
+        success_callbacks=l.str_list("success_callback"),
+        failure_callbacks=l.str_list("failure_callback"),
         post_call_rules=l.str_list("post_call_rules"),
         master_key=g.opt("master_key", str),
         database_url=g.opt("database_url", str) or os.environ.get("DATABASE_URL") or None,
@@ -143,6 +149,7 @@ def config_from_mapping(
         data_dir=_data_dir(g.opt("data_dir", str), base_dir),
         redis=_redis_settings(router, source),
         key_cache_ttl=g.number("key_cache_ttl", 30.0, minimum=0.0),
+        database_pool_size=int(g.number("database_connection_pool_limit", 5, minimum=1)),
         moderation_model=g.opt("moderation_model", str),
         post_call_rules_streaming=l.choice("post_call_rules_streaming", ("end", "hold"), "end"),
         embedded_default=embedded,

@@ -15,6 +15,8 @@ and sends requests through the same flow the server uses.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +73,9 @@ class Harness:
             loaded = config_from_mapping(raw, source="<harness>", base_dir=Path.cwd())
         else:
             loaded = load_config(config)
+            chosen = loaded.database_url or loaded.general_settings.get("data_dir") or os.environ.get("GATEHOUSE_DATA_DIR")
+            if not chosen:  # keys in a throw-away SQLite file, not in ./.gatehouse
+                loaded = dataclasses.replace(loaded, data_dir=Path(self._tmp.name))
         self.gateway = Gateway(loaded, callbacks=callbacks)
 
     async def __aenter__(self) -> "Harness":

@@ -134,6 +134,27 @@ class Loader:
             )
         return obj
 
+    # -- success_callback / failure_callback ------------------------------------
+    def event_functions(self, specs: list[str], event: str) -> list[tuple[str, object]]:
+        """LiteLLM's ``success_callback`` / ``failure_callback``: ``module.fn`` entries become logging hooks.
+
+        Each function is called like LiteLLM calls it, ``fn(kwargs, response_obj, start_time, end_time)``
+        (awaited if it is async), in the background. Names of LiteLLM integrations are ignored with a warning.
+        """
+        loaded: list[tuple[str, object]] = []
+        for i, spec in enumerate(specs):
+            key = f"litellm_settings.{event}_callback[{i}]"
+            if "." not in spec:
+                log.warning("%s: %s: '%s' is a LiteLLM logging integration Gatehouse does not ship; ignored",
+                            self.source, key, spec)
+                continue
+            fn = self.resolve(spec, key=key, kind="rule")
+            if not callable(fn) or inspect.isclass(fn):
+                raise ConfigError(f"'{spec}' must be a function (kwargs, response_obj, start_time, end_time)",
+                                  key=key, source=self.source)
+            loaded.append((spec, EventFunction(fn, event)))
+        return loaded
+
     # -- post-call rules -------------------------------------------------------
     def rules(self, specs: list[str]) -> list[tuple[str, Callable[[str], Any]]]:
         loaded = []
@@ -144,6 +165,23 @@ class Loader:
                 raise ConfigError(f"'{spec}' must be a function taking the response text", key=key, source=self.source)
             loaded.append((spec, fn))
         return loaded
+
+
+class EventFunction:
+    """A plain function from ``success_callback`` / ``failure_callback``, as a logging hook."""
+
+    def __init__(self, fn: Callable[..., Any], event: str) -> None:
+        self.fn = fn
+        if inspect.iscoroutinefunction(fn):
+            setattr(self, f"async_log_{event}_event", self._acall)
+        else:
+            setattr(self, f"log_{event}_event", self._call)
+
+    async def _acall(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> Any:
+        return await self.fn(kwargs, response_obj, start_time, end_time)
+
+    def _call(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> Any:
+        return self.fn(kwargs, response_obj, start_time, end_time)
 
 
 def has_hook(obj: object, name: str) -> bool:
