@@ -130,19 +130,6 @@ class FakeGuardrail(ThreadedService):
         with self._lock:
             return len(self.requests)
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        """Poll ``predicate`` (blocking) until true or ``timeout``; return its last value."""
-        deadline = time.monotonic() + timeout
-        while not predicate() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return predicate()
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        """:meth:`wait_until` for coroutines."""
-        deadline = time.monotonic() + timeout
-        while not predicate() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return predicate()
 
     # -- serving -----------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:

@@ -158,20 +158,6 @@ class FakeUpstream(ThreadedService):
             if generation == self._generation:
                 setattr(self, counter, getattr(self, counter) + 1)
 
-    # -- waiting -----------------------------------------------------------
-    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        """Poll ``predicate`` (blocking) until true or ``timeout``; return its last value."""
-        deadline = time.monotonic() + timeout
-        while not predicate() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return predicate()
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        """:meth:`wait_until` for coroutines: polls without blocking the loop."""
-        deadline = time.monotonic() + timeout
-        while not predicate() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return predicate()
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:

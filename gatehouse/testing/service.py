@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+import time
+from typing import Callable
 
 __all__ = ["ThreadedService", "serve_until_signal"]
 
@@ -25,6 +27,20 @@ class ThreadedService:
 
     async def stop(self) -> None:
         raise NotImplementedError
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Poll ``predicate`` (blocking) until true or ``timeout``; return its last value."""
+        deadline = time.monotonic() + timeout
+        while not predicate() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return predicate()
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """:meth:`wait_until` for coroutines: polls without blocking the loop."""
+        deadline = time.monotonic() + timeout
+        while not predicate() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return predicate()
 
     def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on a new event loop in a daemon thread; return the URL ``start`` returns."""
