@@ -169,9 +169,13 @@ class Flow:
 
         async def attempt(deployment: Any) -> dict[str, Any]:
             call.deployment_id = deployment.id
-            answer = await self.providers[deployment].call(
-                operation, self._body_for(body, deployment), deployment, self.router.timeout_for(deployment)
-            )
+            try:
+                answer = await self.providers[deployment].call(
+                    operation, self._body_for(body, deployment), deployment, self.router.timeout_for(deployment)
+                )
+            except GatewayError as error:
+                self.metrics.upstream_errors.labels(model, str(error.status)).inc()
+                raise
             if check_rules:
                 await self.rules.check(answer)
             return answer
@@ -188,10 +192,14 @@ class Flow:
 
         async def attempt(deployment: Any) -> Any:
             call.deployment_id = deployment.id
-            stream = await self.providers[deployment].stream(
-                call.endpoint.operation, self._body_for(body, deployment), deployment,
-                self.router.timeout_for(deployment, stream=True),
-            )
+            try:
+                stream = await self.providers[deployment].stream(
+                    call.endpoint.operation, self._body_for(body, deployment), deployment,
+                    self.router.timeout_for(deployment, stream=True),
+                )
+            except GatewayError as error:
+                self.metrics.upstream_errors.labels(model, str(error.status)).inc()
+                raise
             stream.upstream_model = deployment.upstream_model
             return await call.policy.relay.held(stream, self.rules) if hold else stream
 

@@ -54,6 +54,18 @@ def test_metrics_count_requests(core, fake_upstream: FakeUpstream) -> None:
     assert "# TYPE gatehouse_requests_total counter" in after
 
 
+def _upstream_errors(text: str, status: str) -> float:
+    match = re.search(r'^gatehouse_upstream_errors_total\{model_group="fake",status="%s"\} (\S+)$' % status, text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_metrics_count_failed_upstream_attempts(core, fake_upstream: FakeUpstream) -> None:
+    before = _upstream_errors(core.get("/metrics", auth=False).text, "503")
+    fake_upstream.queue(status=503)
+    assert core.post("/v1/chat/completions", {"model": "fake", "messages": MESSAGES}).status_code == 503
+    assert _upstream_errors(core.get("/metrics", auth=False).text, "503") == before + 1
+
+
 def test_openapi_document(core) -> None:
     response = core.get("/openapi.json", auth=False)
     assert response.status_code == 200
