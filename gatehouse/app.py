@@ -26,6 +26,7 @@ from .policy.loading import Loader
 from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
 from .providers import Providers
+from .response_cache import CacheSettings, ResponseCache
 from .routing.deployment import RouterSettings, deployments_from_config
 from .routing.router import Router
 
@@ -46,6 +47,7 @@ class Gateway:
         """``callbacks``: extra callback objects, after the config's (the harness and tests use this)."""
         self.config = config
         self._extra = list(callbacks or [])
+        self._cache_store: DualCache | None = None
         source = config.source
         self.metrics = Metrics()
         self.background = Background()
@@ -72,12 +74,14 @@ class Gateway:
         )
         self.pipeline, self.logging_hooks = self.policies.full.pipeline, self.policies.full.logging
         self.rules = PostCallRules(loader.rules(config.post_call_rules))
+        self.response_cache = self._response_cache()
         self.flow = Flow(
             auth=self.auth, router=self.router, providers=self.providers, policies=self.policies,
             rules=self.rules,
             guardrail_names=frozenset(c.name for c in self.guardrail_configs),
             check_guardrails=lambda data, names: check_requested(data, set(names)),
             metrics=self.metrics,
+            responses=self.response_cache,
             settings=FlowSettings(
                 enforce_user_param=config.enforce_user_param,
                 include_call_id_in_error_body=config.include_call_id_in_error_body,
@@ -85,6 +89,18 @@ class Gateway:
                 hold_stream_for_rules=config.post_call_rules_streaming == "hold",
             ),
         )
+
+    def _response_cache(self) -> ResponseCache | None:
+        """``litellm_settings.cache``: in the gateway's cache, or in the Redis ``cache_params`` names."""
+        settings = CacheSettings.from_config(self.config.litellm_settings, source=self.config.source)
+        if not settings.enabled:
+            return None
+        params = self.config.litellm_settings.get("cache_params") or {}
+        if params.get("type") == "redis" and params.get("host") and self.cache.redis_cache is None:
+            self._cache_store = DualCache.from_settings(
+                redis_host=params.get("host"), redis_port=params.get("port"), redis_password=params.get("password"))
+            return ResponseCache(settings, self._cache_store)
+        return ResponseCache(settings, self.cache)
 
     def _callbacks(self, loader: Loader) -> list[tuple[str, object]]:
         """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails."""
@@ -116,6 +132,8 @@ class Gateway:
                     log.warning("shutdown of a plugin failed: %s", exc)
         await self.providers.close()
         await self.cache.close()
+        if self._cache_store is not None:
+            await self._cache_store.close()
         await self.store.close()
 
     async def readiness(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
 from .providers import Providers
 from .replies import Inbound, JsonReply, Reply, StreamReply
+from .response_cache import ResponseCache
 from .routing.router import Router
 from .streaming import ClientDisconnected
 
@@ -40,7 +41,7 @@ log = logging.getLogger("gatehouse.flow")
 #: Request keys that belong to the gateway, removed before the upstream call.
 INTERNAL_KEYS = frozenset({
     "metadata", "litellm_metadata", "litellm_call_id", "litellm_trace_id", "proxy_server_request", "guardrails",
-    "include_guardrail_response", "tags", "mock_response", "secret_fields", "litellm_logging_obj",
+    "include_guardrail_response", "tags", "mock_response", "secret_fields", "litellm_logging_obj", "cache",
 })
 _TRANSPORT = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries",
                         "mock_response", "mock_delay"})
@@ -59,12 +60,13 @@ class Flow:
         self, *, auth: Authenticator, router: Router, providers: Providers, policies: PolicySet,
         rules: PostCallRules, guardrail_names: frozenset[str],
         check_guardrails: Callable[[dict[str, Any], frozenset[str]], None], metrics: Metrics,
-        settings: FlowSettings,
+        settings: FlowSettings, responses: ResponseCache | None = None,
     ) -> None:
         self.auth, self.router, self.providers, self.policies = auth, router, providers, policies
         self.rules, self.metrics, self.settings = rules, metrics, settings
         self.guardrail_names = guardrail_names
         self.check_guardrails = check_guardrails
+        self.responses = responses
         self._defaults: dict[str, dict[str, Any]] = {}
         self._counters: dict[tuple[str, int], Any] = {}
 
@@ -163,7 +165,25 @@ class Flow:
         return out
 
     async def _upstream(self, call: Call, data: dict[str, Any]) -> dict[str, Any]:
+        """The answer: from the response cache when it has one, else from the provider (then stored)."""
         model, body, tags = self._route(call, data)
+        key = self.responses.key(call.endpoint.call_type, body) if self.responses is not None else None
+        if key is None:
+            return await self._call_upstream(call, data, model, body, tags)
+        controls = data["cache"] if isinstance(data.get("cache"), dict) else {}
+        cached = await self.responses.get(key, controls)  # type: ignore[union-attr]
+        call.response_headers["x-litellm-cache-key"] = key
+        if cached is not None:
+            call.response_headers["x-gatehouse-cache"] = "hit"
+            return orjson.loads(orjson.dumps(cached))  # hooks may change the answer; the entry stays as stored
+        response = await self._call_upstream(call, data, model, body, tags)
+        stored = await self.responses.put(key, orjson.loads(orjson.dumps(response)), controls)  # type: ignore[union-attr]
+        call.response_headers["x-gatehouse-cache"] = "miss, stored" if stored else "miss"
+        return response
+
+    async def _call_upstream(
+        self, call: Call, data: dict[str, Any], model: str, body: dict[str, Any], tags: list[str]
+    ) -> dict[str, Any]:
         call.policy.logging.before_call(call, data)
         operation, check_rules = call.endpoint.operation, bool(self.rules) and call.endpoint.post_call_rules
 

@@ -30,7 +30,7 @@ TOP_LEVEL_KEYS = {
 #: Keys read (or harmless to ignore: they tune LiteLLM internals that Gatehouse does not have).
 LITELLM_SETTINGS_KEYS = {
     "callbacks", "post_call_rules", "num_retries", "request_timeout", "guardrails", "drop_params",
-    "set_verbose", "json_logs", "success_callback", "failure_callback",
+    "set_verbose", "json_logs", "success_callback", "failure_callback", "cache", "cache_params",
     "post_call_rules_streaming", "modify_params", "telemetry",
 }
 GENERAL_SETTINGS_KEYS = {
