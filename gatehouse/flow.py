@@ -80,6 +80,8 @@ class Flow:
             call.policy = self.policies.select(call.auth)
             authenticated = True
             body = await self._read(endpoint, inbound)
+            if inbound.path_model:
+                body["model"] = inbound.path_model
             data = call.data = self._prepare(call, body)
             outcome = await call.policy.pipeline.run_pre_call(call, data) if call.policy.pipeline.pre_call else data
             if isinstance(outcome, Rejection):
@@ -307,6 +309,8 @@ class Flow:
 
     def _headers(self, call: Call, data: dict[str, Any]) -> dict[str, str]:
         headers = {"x-litellm-call-id": call.id}
+        if call.deployment_id is not None:
+            headers["x-litellm-model-id"] = call.deployment_id
         metadata = data.get("metadata")
         if isinstance(metadata, dict) and metadata.get("applied_guardrails"):
             headers["x-litellm-applied-guardrails"] = ",".join(metadata["applied_guardrails"])

@@ -26,6 +26,8 @@ class Inbound(Protocol):
     route: str
     headers: Mapping[str, str]
     """Case-insensitive look-ups (``headers.get("Authorization")``)."""
+    path_model: str | None
+    """The model named by the path (``/openai/deployments/{model}/...``), which wins over the body's."""
 
     async def body(self) -> bytes:
         """The raw body (raises :class:`PayloadTooLargeError` past the limit)."""

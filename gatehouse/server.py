@@ -28,18 +28,21 @@ __all__ = ["build_application", "AiohttpInbound"]
 log = logging.getLogger("gatehouse.server")
 
 GATEWAY_KEY: web.AppKey[Any] = web.AppKey("gateway", object)
+#: Endpoints also served as ``/openai/deployments/{model}/...`` and ``/engines/{model}/...``.
+AZURE_STYLE = frozenset({"/chat/completions", "/completions", "/embeddings"})
 
 
 class AiohttpInbound:
     """:class:`gatehouse.replies.Inbound` over an aiohttp request."""
 
-    __slots__ = ("request", "route", "headers", "limit")
+    __slots__ = ("request", "route", "headers", "limit", "path_model")
 
     def __init__(self, request: web.Request, limit: int) -> None:
         self.request = request
         self.route = request.path
         self.headers = request.headers
         self.limit = limit
+        self.path_model = request.match_info.get("model")
 
     def _too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(f"Request body too large: the limit is {self.limit} bytes")
@@ -153,6 +156,9 @@ def build_application(gateway: Any) -> web.Application:
         handler = llm_handler(gateway, endpoint)
         app.router.add_post(endpoint.path, handler)
         app.router.add_post("/v1" + endpoint.path, handler)
+        if endpoint.path in AZURE_STYLE:  # the path names the model (Azure OpenAI SDK, old engines API)
+            app.router.add_post("/openai/deployments/{model}" + endpoint.path, handler)
+            app.router.add_post("/engines/{model}" + endpoint.path, handler)
     app.router.add_routes(ops_routes(gateway))
     app.router.add_routes(gateway.key_routes)
     app.router.add_routes(docs_routes())
@@ -166,6 +172,18 @@ def ops_routes(gateway: Any) -> list[web.RouteDef]:
                  or "all-proxy-models" in identity.models]
         data = [{"id": n, "object": "model", "created": 1677610602, "owned_by": "gatehouse"} for n in names]
         return _json({"object": "list", "data": data})
+
+    async def model_info(request: web.Request) -> web.Response:
+        identity = await gateway.auth.authenticate(request.headers)
+        allowed = identity.models
+        data = [
+            {"model_name": d.model_name, "model_info": {**dict(d.model_info), "id": d.id},
+             "litellm_params": {"model": f"{d.provider}/{d.upstream_model}", "api_base": d.api_base,
+                                "tags": list(d.tags), **({"timeout": d.timeout} if d.timeout else {})}}
+            for name in gateway.router.group_names() if not allowed or name in allowed or "all-proxy-models" in allowed
+            for d in gateway.router.deployments(name)
+        ]
+        return _json({"data": data})
 
     async def liveliness(request: web.Request) -> web.Response:
         return _json("I'm alive!")
@@ -182,6 +200,7 @@ def ops_routes(gateway: Any) -> list[web.RouteDef]:
 
     return [
         web.get("/models", models), web.get("/v1/models", models),
+        web.get("/model/info", model_info), web.get("/v1/model/info", model_info),
         web.get("/health/liveliness", liveliness), web.get("/health/liveness", liveliness),
         web.get("/health/readiness", readiness), web.get("/health", readiness),
         web.get("/metrics", metrics), web.get("/", root),
