@@ -61,6 +61,7 @@ MAIN_GUARDRAILS: dict[str, tuple[dict[str, Any], str]] = {
     "strict": ({"mode": "pre_call", "timeout": 0.3}, "settings"),
     "retry": ({"mode": "pre_call", "num_retries": 1, "timeout": 2}, "settings"),
     "post_lenient": ({"mode": "post_call", "fail_on_error": False}, "settings"),
+    "audit": ({"mode": "logging_only"}, "settings"),
 }
 #: Guardrails of ``main`` on a closed port (no fake service).
 DOWN_GUARDRAILS: dict[str, dict[str, Any]] = {

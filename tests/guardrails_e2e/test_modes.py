@@ -115,3 +115,20 @@ def test_pre_call_rewrite_is_what_post_call_of_the_same_guardrail_sees_echoed(ma
     completion = _chat(main, ["both"])
     assert main.guards["both"].bodies[1]["texts"] == ["Hello! You said: hello [A]"]
     assert completion.choices[0].message.content == "Hello! You said: hello [B]"
+
+
+def test_logging_only_checks_after_the_answer_and_never_blocks(main):
+    """A logging_only guardrail scans copies of the request and the answer to record a verdict."""
+    main.guards["audit"].default = Reply("BLOCKED", blocked_reason="would have blocked")
+    completion = _chat(main, ["audit"])
+    assert completion.choices[0].message.content == "Hello! You said: hello alpha"
+    assert main.guards["audit"].wait_until(lambda: main.guards["audit"].count == 2)
+    assert [b["input_type"] for b in main.guards["audit"].bodies] == ["request", "response"]
+    assert main.guards["audit"].bodies[1]["texts"] == ["Hello! You said: hello alpha"]
+    assert main.upstream.requests[0].json["messages"] == HELLO
+
+
+def test_logging_only_is_not_run_unless_named(main):
+    _chat(main, ["pre2"])
+    time.sleep(0.3)
+    assert main.guards["audit"].count == 0
