@@ -19,6 +19,7 @@ stream is closed in ``finally`` — also when the client goes away.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -36,6 +37,8 @@ from .replies import SSE_DONE, sse_error, sse_frame
 __all__ = ["StreamRelay", "ClientDisconnected"]
 
 OnError = Callable[[Call, dict[str, Any], BaseException], Awaitable[GatewayError]]
+#: The end-of-stream event: ``data: [DONE]`` (or ``data:[DONE]``) on a line of its own.
+_DONE = re.compile(rb"(?m)^data: ?\[DONE\][ \t]*\r?$")
 
 
 class ClientDisconnected(GatewayError):
@@ -173,7 +176,8 @@ class StreamRelay:
     ) -> AsyncIterator[bytes]:
         """The upstream's bytes as they arrive; its ``[DONE]`` is held back (the relay sends its own)."""
         async for piece in upstream.pieces():
-            done = piece.find(b"data: [DONE]")
+            found = _DONE.search(piece) if b"[DONE]" in piece else None
+            done = found.start() if found else -1
             if done >= 0:
                 piece = piece[:done]
             if kept is not None:

@@ -25,6 +25,14 @@ def test_sync_sdk_stream(core, fake_upstream: FakeUpstream) -> None:
     assert fake_upstream.requests[0].json["stream"] is True
 
 
+def test_text_that_mentions_done_is_not_the_end_of_the_stream(core, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.queue(chunks=["the marker ", "data: [DONE]", " is just text", " here"])
+    with core.client() as client:
+        chunks = list(client.chat.completions.create(model="fake", messages=MESSAGES, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "the marker data: [DONE] is just text here"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
 async def test_async_sdk_stream_with_usage(core, fake_upstream: FakeUpstream) -> None:
     async with core.async_client() as client:
         stream = await client.chat.completions.create(
