@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from .app import Gateway
     from .config import GatewayConfig
 
+from .logs import setup_logging
+
 __all__ = ["main"]
 
 log = logging.getLogger("gatehouse")
@@ -40,14 +42,6 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", "--num_workers", dest="workers", type=int, default=1)
     parser.add_argument("--detailed_debug", "--detailed-debug", action="store_true", help="log at DEBUG")
     return parser
-
-
-def setup_logging(debug: bool = False) -> None:
-    level_name = "DEBUG" if debug else os.environ.get("GATEHOUSE_LOG", "INFO").upper()
-    level = getattr(logging, level_name, logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    if level > logging.DEBUG:
-        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = load_config(path)
+        if config.json_logs or config.verbose:
+            setup_logging(args.detailed_debug or config.verbose, json_logs=config.json_logs)
         gateway = Gateway(config)  # everything the config names is loaded and checked here, once
         _prepare_storage(config)  # then the key database (migrations run once, before any worker)
     except ConfigError as exc:
@@ -146,7 +142,7 @@ def run_worker(
 
 def _worker(config: GatewayConfig, host: str, port: int, announce: bool, debug: bool) -> None:
     """A spawned worker: its own logging set-up; exits with run_worker's status."""
-    setup_logging(debug)
+    setup_logging(debug or config.verbose, json_logs=config.json_logs)
     sys.exit(run_worker(config, host, port, reuse_port=True, announce=announce))
 
 

@@ -89,6 +89,8 @@ class GatewayConfig:
     database_pool_size: int
     moderation_model: str | None
     post_call_rules_streaming: str
+    json_logs: bool
+    verbose: bool
     embedded_default: bool = False
 
 
@@ -152,6 +154,8 @@ def config_from_mapping(
         database_pool_size=int(g.number("database_connection_pool_limit", 5, minimum=1)),
         moderation_model=g.opt("moderation_model", str),
         post_call_rules_streaming=l.choice("post_call_rules_streaming", ("end", "hold"), "end"),
+        json_logs=l.flag("json_logs"),
+        verbose=l.flag("set_verbose"),
         embedded_default=embedded,
     )
 

@@ -219,3 +219,18 @@ def test_no_config_runs_the_embedded_default(tmp_path: Path) -> None:
     assert "<embedded default>" in server.logs()
     assert "open mode" in server.logs()
     assert (tmp_path / ".gatehouse").is_dir()  # the SQLite key store lives in the working directory
+
+
+def test_json_logs_writes_one_json_object_per_line(gateway) -> None:
+    import json as _json
+
+    gw = gateway({"model_list": [{"model_name": "mock", "litellm_params": {"model": "mock/x"}}],
+                  "litellm_settings": {"json_logs": True}})
+    import httpx
+
+    httpx.post(f"{gw.base_url}/v1/chat/completions", json={"model": "nope", "messages": []})
+    lines = [line for line in gw.logs().splitlines() if line.strip()]
+    records = [_json.loads(line) for line in lines]
+    assert any(r["logger"] == "gatehouse" and "listening" in r["message"] for r in records)
+    assert any(r["logger"] == "gatehouse.flow" and "→ 400" in r["message"] for r in records)
+    assert all({"timestamp", "level", "logger", "message"} <= set(r) for r in records)
