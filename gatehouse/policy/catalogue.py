@@ -203,8 +203,17 @@ HOOKS: tuple[Hook, ...] = (
     ),
 )
 
-#: Lifecycle methods a plugin may define (awaited once per process; not request hooks).
+#: Methods a plugin may define besides the hooks: lifecycle and per-caller selection.
 LIFECYCLE: tuple[Hook, ...] = (
+    Hook(
+        name="should_run_for",
+        signature="should_run_for(self, user_api_key_dict) -> bool",
+        stage="selection",
+        when="Once per request, after authentication (a Gatehouse extension).",
+        returns="`False` leaves every hook of this callback out of the request; `True` keeps them.",
+        raises="Logged; the callback's hooks run (a broken predicate never switches a policy off).",
+        order="Evaluated for every callback that defines it; the resulting pipeline variant is cached.",
+    ),
     Hook(
         name="startup",
         signature="async startup(self)",
