@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Hook", "HOOKS", "BY_NAME", "CALL_TYPES", "render_markdown"]
+__all__ = ["Hook", "HOOKS", "SELECTION", "LIFECYCLE", "BY_NAME", "CALL_TYPES", "render_markdown"]
 
 #: The ``call_type`` values hooks receive (the seed's values), per endpoint.
 CALL_TYPES = (
@@ -203,8 +203,8 @@ HOOKS: tuple[Hook, ...] = (
     ),
 )
 
-#: Methods a plugin may define besides the hooks: lifecycle and per-caller selection.
-LIFECYCLE: tuple[Hook, ...] = (
+#: Per-caller selection (a Gatehouse extension): which callbacks a request runs at all.
+SELECTION: tuple[Hook, ...] = (
     Hook(
         name="should_run_for",
         signature="should_run_for(self, user_api_key_dict) -> bool",
@@ -214,6 +214,10 @@ LIFECYCLE: tuple[Hook, ...] = (
         raises="Logged; the callback's hooks run (a broken predicate never switches a policy off).",
         order="Evaluated for every callback that defines it; the resulting pipeline variant is cached.",
     ),
+)
+
+#: Lifecycle methods a plugin may define (awaited once per process; not request hooks).
+LIFECYCLE: tuple[Hook, ...] = (
     Hook(
         name="startup",
         signature="async startup(self)",
@@ -249,7 +253,7 @@ def render_markdown() -> str:
         "`call_type` is one of: " + ", ".join(f"`{c}`" for c in CALL_TYPES) + ".",
         "",
     ]
-    for hook in HOOKS + LIFECYCLE:
+    for hook in HOOKS + SELECTION + LIFECYCLE:
         lines += [
             f"## `{hook.name}`",
             "",
