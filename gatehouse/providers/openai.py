@@ -140,6 +140,12 @@ class OpenAICompatibleProvider:
             finally:
                 resp.release()
             raise _upstream_error(resp.status, raw, resp.headers, target.api_key)
+        if resp.content_type == "application/json":  # a server that ignored "stream": answer as a stream anyway
+            try:
+                raw = await resp.read()
+            finally:
+                resp.release()
+            return JsonAsStream(_json_object(raw))
         return SSEStream(resp, timeout)
 
 
@@ -195,6 +201,57 @@ class SSEStream:
             self._resp.release()
         else:
             self._resp.close()  # abandon the connection: the upstream sees the disconnect
+
+
+class JsonAsStream:
+    """A complete answer served as a stream: one chunk per choice's text, then the finish chunk."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self._payloads = [orjson.dumps(chunk) for chunk in _as_chunks(answer)]
+        self.upstream_model: str | None = None
+
+    async def _iter(self) -> AsyncIterator[bytes]:
+        for payload in self._payloads:
+            yield payload
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iter()
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        for payload in self._payloads:
+            yield b"data: " + payload + b"\n\n"
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _as_chunks(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    chat = answer.get("object") == "chat.completion"
+    base = {k: answer.get(k) for k in ("id", "created", "model")}
+    base["object"] = "chat.completion.chunk" if chat else "text_completion"
+    chunks, finishes = [], []
+    for choice in answer.get("choices") or []:
+        index = choice.get("index", 0)
+        if chat:
+            message = choice.get("message") or {}
+            delta = {k: v for k, v in message.items() if v is not None}
+            chunks.append({**base, "choices": [{"index": index, "delta": delta, "finish_reason": None}]})
+            finishes.append({"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")})
+        else:
+            chunks.append({**base, "choices": [{"index": index, "text": choice.get("text", ""), "finish_reason": None}]})
+            finishes.append({"index": index, "text": "", "finish_reason": choice.get("finish_reason")})
+    chunks.append({**base, "choices": finishes, **({"usage": answer["usage"]} if answer.get("usage") else {})})
+    return chunks
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        answer = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
+    if not isinstance(answer, dict):
+        raise UpstreamError("The upstream answered with JSON that is not an object", status=502)
+    return answer
 
 
 def _event_payload(event: bytes) -> bytes | None:

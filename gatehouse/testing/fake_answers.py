@@ -34,6 +34,7 @@ class Behaviour:
     content: str | None = None  # replaces the reply text
     chunks: list[str] | None = None  # the streamed deltas, exactly
     chunk_delay: float = 0.0  # seconds before each streamed content chunk
+    ignore_stream: bool = False  # answer JSON even when the request asked for a stream
     die_after_chunks: int | None = None  # close the connection after N content chunks
     tool_calls: list[dict[str, Any]] | None = None  # reply with these tool calls
     model: str | None = None  # the response's ``model``
@@ -164,7 +165,7 @@ def answer_chat(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
     model = b.model or body.get("model") or "fake-model"
     base = {"id": "chatcmpl-" + rid, "created": int(time.time()), "model": model,
             "system_fingerprint": None}
-    if not body.get("stream"):
+    if not body.get("stream") or b.ignore_stream:
         message: dict[str, Any] = {"role": "assistant",
                                    "content": None if b.tool_calls else reply}
         if b.tool_calls:
@@ -189,7 +190,7 @@ def answer_completion(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
     usage = _usage(sum(count_words(p) for p in prompts), count_words(reply))
     base = {"id": "cmpl-" + rid, "object": "text_completion", "created": int(time.time()),
             "model": b.model or body.get("model") or "fake-model"}
-    if not body.get("stream"):
+    if not body.get("stream") or b.ignore_stream:
         return {**base, "usage": usage, "choices": [
             {"text": reply, "index": 0, "logprobs": None, "finish_reason": "stop"}]}
     frame = _stream_frames(base, lambda text, fin=None: {

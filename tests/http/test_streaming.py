@@ -33,6 +33,24 @@ def test_text_that_mentions_done_is_not_the_end_of_the_stream(core, fake_upstrea
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 
+def test_an_upstream_that_ignores_stream_still_streams_to_the_client(core, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.queue(ignore_stream=True)
+    with core.client() as client:
+        chunks = list(client.chat.completions.create(model="fake", messages=MESSAGES, stream=True))
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello! You said: stream please"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert {c.model for c in chunks} == {"fake"}
+
+
+def test_a_completions_upstream_that_ignores_stream(core, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.queue(ignore_stream=True)
+    with core.client() as client:
+        chunks = list(client.completions.create(model="fake", prompt="say it", stream=True))
+    assert "".join(c.choices[0].text for c in chunks) == "Hello! You said: say it"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
 async def test_async_sdk_stream_with_usage(core, fake_upstream: FakeUpstream) -> None:
     async with core.async_client() as client:
         stream = await client.chat.completions.create(
