@@ -145,10 +145,32 @@ class GenericGuardrail(CustomLogger):
         await self._client.shutdown()
 
     def should_run(self, data: dict[str, Any], mode: str) -> bool:
-        """Configured for ``mode``, and ``default_on`` or named by the request."""
+        """Configured for ``mode``, and ``default_on`` (unless the key opted out) or named by the request."""
         if mode not in self._modes:
             return False
-        return self.default_on or self.guardrail_name in requested(data)
+        if self.default_on:
+            return not self._opted_out(data)
+        return self.guardrail_name in requested(data)
+
+    def _opted_out(self, data: dict[str, Any]) -> bool:
+        """Admin opt-out of a default_on guardrail, from the key's (then the team's) metadata.
+
+        ``disable_global_guardrails: true`` or ``opted_out_global_guardrails: [names]``; read from the
+        ``user_api_key_*metadata`` fields the gateway fills from the key record — never from the body.
+        """
+        metadata = data.get("metadata")
+        if not isinstance(metadata, dict):
+            return False
+        for field in ("user_api_key_metadata", "user_api_key_team_metadata"):
+            admin = metadata.get(field)
+            if not isinstance(admin, dict):
+                continue
+            if admin.get("disable_global_guardrails") is True:
+                return True
+            opted_out = admin.get("opted_out_global_guardrails")
+            if isinstance(opted_out, list) and self.guardrail_name in opted_out:
+                return True
+        return False
 
     # -- hooks -----------------------------------------------------------------
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> None:

@@ -102,3 +102,32 @@ def test_non_default_runs_when_named_next_to_default_on(always):
     assert raw.headers["x-litellm-applied-guardrails"] == "always,named"
     assert always.guards["named"].count == 1
     assert always.guards["always"].count == 2
+
+
+def _key(gw, **metadata) -> str:
+    response = gw.post("/key/generate", {"metadata": metadata})
+    assert response.status_code == 200, response.text
+    return response.json()["key"]
+
+
+def test_a_key_can_be_opted_out_of_default_on_guardrails(always):
+    """Admin metadata on the key (`disable_global_guardrails`) skips default_on guardrails for it."""
+    key = _key(always, disable_global_guardrails=True)
+    always.client(api_key=key).chat.completions.create(model="fake", messages=[{"role": "user", "content": "hi"}])
+    assert always.guards["always"].count == 0
+    always.client().chat.completions.create(model="fake", messages=[{"role": "user", "content": "hi"}])
+    assert always.guards["always"].count == 2  # the master key still runs it (request and response)
+
+
+def test_a_key_can_opt_out_of_one_guardrail_by_name(always):
+    key = _key(always, opted_out_global_guardrails=["always"])
+    always.client(api_key=key).chat.completions.create(model="fake", messages=[{"role": "user", "content": "hi"}])
+    assert always.guards["always"].count == 0
+
+
+def test_a_client_cannot_opt_itself_out(always):
+    always.client().chat.completions.create(
+        model="fake", messages=[{"role": "user", "content": "hi"}],
+        extra_body={"metadata": {"disable_global_guardrails": True,
+                                 "user_api_key_metadata": {"disable_global_guardrails": True}}})
+    assert always.guards["always"].count == 2
