@@ -292,8 +292,9 @@ def from_exception(exc: BaseException, *, default_status: int = 500) -> GatewayE
     status = getattr(exc, "status_code", None)
     if not (isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599):
         status = default_status
-    message = getattr(exc, "message", None)
-    if not isinstance(message, str) or not message:
+    carried = getattr(exc, "message", None)
+    message = carried if isinstance(carried, str) and carried else ""
+    if not message:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, LookupError):  # str(KeyError('x')) is just "'x'"
             message = f"{type(exc).__name__}: {message}"

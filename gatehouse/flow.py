@@ -134,7 +134,8 @@ class Flow:
             return body
         call.auth = auth.for_request(end_user_id=body.get("user"), route=call.route)
         headers = {k.lower(): v for k, v in call.headers.items()}
-        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        found = body.get("metadata")
+        metadata: dict[str, Any] = found if isinstance(found, dict) else {}
         metadata.update(call.auth.logging_fields())
         metadata.update(headers=headers, endpoint=call.route, call_type=endpoint.call_type)
         if "tags" in body and "tags" not in metadata:
@@ -326,7 +327,7 @@ def _guardrails_acted(data: dict[str, Any]) -> bool:
     """Whether a guardrail changed something or failed (worth an INFO line on a success)."""
     metadata = data.get("metadata")
     records = metadata.get("standard_logging_guardrail_information") if isinstance(metadata, dict) else None
-    return bool(records) and any(isinstance(r, dict) and r.get("guardrail_status") not in _QUIET_STATUSES
+    return isinstance(records, list) and any(isinstance(r, dict) and r.get("guardrail_status") not in _QUIET_STATUSES
                                  for r in records)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 import orjson
 
@@ -173,7 +173,7 @@ class StreamRelay:
 
     async def _pieces(
         self, upstream: Any, restamp: "_Restamp", kept: list[bytes] | None, rules: PostCallRules | None
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The upstream's bytes as they arrive; its ``[DONE]`` is held back (the relay sends its own)."""
         async for piece in upstream.pieces():
             found = _DONE.search(piece) if b"[DONE]" in piece else None
@@ -192,7 +192,7 @@ class StreamRelay:
     async def _transform(
         self, call: Call, data: dict[str, Any], upstream: Any, state: _State, restamp: "_Restamp",
         rules: PostCallRules | None,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         async def chunks() -> AsyncIterator[dict[str, Any]]:
             async for payload in upstream:
                 chunk = _parse(payload)

@@ -55,7 +55,6 @@ class UserAPIKeyAuth:
         out.pop("parent_otel_span", None)
         return out
 
-    dict = model_dump
 
     def for_request(self, *, end_user_id: str | None, route: str) -> "UserAPIKeyAuth":
         """A copy bound to one request (the cached identity is shared)."""
@@ -81,3 +80,5 @@ class UserAPIKeyAuth:
             "user_api_key_team_metadata": self.team_metadata,
             "user_api_key_request_route": self.request_route,
         }
+
+    dict = model_dump  # pydantic v1 spelling, for hooks that call .dict()

@@ -50,7 +50,8 @@ class HarnessReply:
 
 class _Inbound:
     def __init__(self, route: str, headers: Mapping[str, str], body: bytes, form: dict[str, Any] | None, limit: int) -> None:
-        self.route, self.headers, self._body, self._form, self._limit = route, CIMultiDict(headers), body, form, limit
+        self.route, self._body, self._form, self._limit = route, body, form, limit
+        self.headers: Mapping[str, str] = CIMultiDict(headers)
         self.path_model: str | None = None
 
     async def body(self) -> bytes:

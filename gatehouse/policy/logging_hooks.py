@@ -90,7 +90,8 @@ def event_kwargs(
     error: GatewayError | None = None, end: float | None = None,
 ) -> dict[str, Any]:
     """LiteLLM's logging ``kwargs``, with a ``standard_logging_object``."""
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    found = data.get("metadata")
+    metadata: dict[str, Any] = found if isinstance(found, dict) else {}
     usage = response.get("usage") if isinstance(response, dict) else None
     usage = usage if isinstance(usage, dict) else {}
     end = end or time.time()

@@ -37,6 +37,9 @@ class UpstreamStream(Protocol):
     also when the client goes away.
     """
 
+    upstream_model: str | None
+    """The deployment's model name as the provider writes it (set by the flow; re-stamped for the client)."""
+
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
     def pieces(self) -> AsyncIterator[bytes]:

@@ -36,6 +36,7 @@ class MockProvider:
 class MockStream:
     def __init__(self, operation: str, body: dict[str, Any], deployment: Deployment) -> None:
         self._operation, self._body, self._deployment = operation, body, deployment
+        self.upstream_model: str | None = None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks()
@@ -139,7 +140,8 @@ def _vector(text: str, dimensions: int) -> list[float]:
 def _embedding(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
     inputs = body.get("input")
     items = inputs if isinstance(inputs, list) else [inputs]
-    dims = body.get("dimensions") if isinstance(body.get("dimensions"), int) else 8
+    wanted = body.get("dimensions")
+    dims = wanted if isinstance(wanted, int) and wanted > 0 else 8
     data = [{"object": "embedding", "index": i, "embedding": _vector(str(item), dims)} for i, item in enumerate(items)]
     tokens = sum(_words(str(i)) for i in items)
     return {"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
@@ -150,7 +152,8 @@ _PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB
 
 
 def _image(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
-    n = body.get("n") if isinstance(body.get("n"), int) else 1
+    wanted = body.get("n")
+    n = wanted if isinstance(wanted, int) else 1
     item = {"b64_json": _PNG, "revised_prompt": body.get("prompt")}
     return {"created": int(time.time()), "data": [dict(item) for _ in range(max(1, n))]}
 

@@ -120,7 +120,9 @@ class OpenAICompatibleProvider:
             raise UpstreamError("The upstream answered with JSON that is not an object", status=502)
         return answer
 
-    async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> "SSEStream":
+    async def stream(
+        self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float
+    ) -> "SSEStream | JsonAsStream":
         target = self._target(deployment)
         url = target.base + PATHS[operation] + target.query
         data, headers = _encode(body, target)
@@ -156,6 +158,7 @@ class SSEStream:
         self._resp = resp
         self._timeout = timeout
         self._done = False
+        self.upstream_model: str | None = None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._events()
