@@ -22,6 +22,7 @@ from .flow import Flow, FlowSettings
 from .guardrails import build_guardrails, check_requested, parse_guardrails
 from .metrics import Metrics
 from .plugins import ParallelRequestLimiter, bind_builtins
+from .plugins.spend import SpendTracker
 from .policy.loading import Loader
 from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
@@ -52,6 +53,7 @@ class Gateway:
         self.metrics = Metrics()
         self.background = Background()
         deployments = deployments_from_config(config.model_list, source=source)
+        self._prices = {d.id: (d.input_cost_per_token, d.output_cost_per_token) for d in deployments}
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
         self.providers = Providers(deployments, source=source)
         redis = config.redis
@@ -105,8 +107,10 @@ class Gateway:
     def _callbacks(self, loader: Loader) -> list[tuple[str, object]]:
         """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails."""
         ordered: list[tuple[str, object]] = []
-        if self.config.master_key:
+        if self.config.master_key:  # virtual keys exist: their limits and budgets
             ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.cache)))
+            ordered.append(("spend_tracker", SpendTracker(prices=self._prices, store=self.store,
+                                                           on_flush=self.auth.forget)))
         ordered += loader.callbacks(self.config.callbacks, bind_builtins(cache=self.cache))
         ordered += loader.event_functions(self.config.success_callbacks, "success")
         ordered += loader.event_functions(self.config.failure_callbacks, "failure")

@@ -83,6 +83,9 @@ class KeyStore(Protocol):
     async def delete(self, tokens: builtins.list[str]) -> builtins.list[str]:
         """Delete these tokens; the ones that existed, in the order given."""
 
+    async def add_spend(self, amounts: dict[str, float]) -> None:
+        """Add each amount (USD) to its token's ``spend``, atomically; unknown tokens are ignored."""
+
     async def ping(self) -> bool:
         """Whether the database answers (for health checks)."""
 

@@ -180,6 +180,14 @@ class PostgresKeyStore:
             row = await pool.fetchrow(query, token, *values.values())
         return _from_row(row) if row is not None else None
 
+    async def add_spend(self, amounts: dict[str, float]) -> None:
+        """Add to the ``spend`` of these tokens, atomically (unknown tokens are ignored)."""
+        if not amounts:
+            return
+        async with self._using() as pool:
+            await pool.executemany(f"UPDATE {KEYS_TABLE} SET spend = spend + $1 WHERE token = $2",
+                                   [(amount, token) for token, amount in amounts.items()])
+
     async def delete(self, tokens: builtins.list[str]) -> builtins.list[str]:
         wanted = list(dict.fromkeys(tokens))
         if not wanted:

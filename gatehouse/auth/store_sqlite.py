@@ -181,6 +181,14 @@ class SQLiteKeyStore:
             await conn.execute(f"UPDATE {KEYS_TABLE} SET {assignments} WHERE token = ?", [*params, token])
             return await self._get(conn, token)
 
+    async def add_spend(self, amounts: dict[str, float]) -> None:
+        """Add to the ``spend`` of these tokens, atomically (unknown tokens are ignored)."""
+        if not amounts:
+            return
+        async with self._transaction() as conn:
+            await conn.executemany(f"UPDATE {KEYS_TABLE} SET spend = spend + ? WHERE token = ?",
+                                   [(amount, token) for token, amount in amounts.items()])
+
     async def delete(self, tokens: builtins.list[str]) -> builtins.list[str]:
         wanted = list(dict.fromkeys(tokens))
         if not wanted:

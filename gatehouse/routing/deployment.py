@@ -148,6 +148,9 @@ class Deployment:
     rpm: int | None = None
     tpm: int | None = None
     weight: float | None = None
+    input_cost_per_token: float = 0.0
+    """USD per prompt token (``litellm_params`` or ``model_info``, as LiteLLM reads it); 0 = not priced."""
+    output_cost_per_token: float = 0.0
     params: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     model_info: Mapping[str, Any] = field(default_factory=_empty, repr=False)
 
@@ -201,10 +204,20 @@ def _deployment(entry: Any, key: str, source: str) -> tuple[Deployment, bool]:
         rpm=lp.number("rpm", integer=True),
         tpm=lp.number("tpm", integer=True),
         weight=lp.number("weight"),
+        input_cost_per_token=_price(lp, info, "input_cost_per_token", key, source),
+        output_cost_per_token=_price(lp, info, "output_cost_per_token", key, source),
         params=MappingProxyType(_upstream_params(raw)),
         model_info=MappingProxyType(dict(info)),
     )
     return deployment, given_id is not None
+
+
+def _price(lp: _Reader, info: Mapping[str, Any], name: str, key: str, source: str) -> float:
+    """A per-token price from ``litellm_params``, else ``model_info``; 0 when neither sets it."""
+    value = lp.number(name)
+    if value is None:
+        value = _Reader(info, f"{key}.model_info.", source).number(name)
+    return float(value or 0.0)
 
 
 def _split_model(lp: _Reader) -> tuple[str, str]:

@@ -167,6 +167,17 @@ async def test_minimal_record_round_trips_with_defaults(store: KeyStore) -> None
     assert got is not None and got.models == [] and got.metadata == {} and got.expires is None
 
 
+async def test_add_spend_accumulates_and_ignores_unknown_tokens(store: KeyStore) -> None:
+    record = make_record()
+    await store.insert(record)
+    await store.add_spend({record.token: 0.25, hash_key("sk-nobody"): 1.0})
+    await store.add_spend({record.token: 0.5})
+    await store.add_spend({})
+    got = await store.get(record.token)
+    assert got is not None and got.spend == pytest.approx(record.spend + 0.75)
+    assert await store.get(hash_key("sk-nobody")) is None
+
+
 async def test_get_unknown_token_is_none(store: KeyStore) -> None:
     assert await store.get(hash_key("sk-nope")) is None
 

@@ -166,7 +166,8 @@ async def test_a_config_file_loads_its_callbacks_before_the_given_ones(tmp_path,
     async with Harness(config=str(tmp_path / "config.yaml"), callbacks=[Recording("extra", log)]) as harness:
         labels = [hook.label for hook in harness.gateway.pipeline.pre_call]
         reply = await harness.request({"model": "fake", "messages": [{"role": "user", "content": "first:reject"}]})
-    assert labels == ["parallel_request_limiter", "custom_callbacks.first", "custom_callbacks.second", "Recording"]
+    assert labels == ["parallel_request_limiter", "spend_tracker", "custom_callbacks.first", "custom_callbacks.second",
+                      "Recording"]
     assert reply.json()["choices"][0]["message"]["content"] == "This is an invalid response"
     # The chain stopped at `first`: the extra callback's pre-call hook never ran (its failure hook did).
     assert [(who, stage) for who, stage, _ in log] == [("extra", "failure")]
@@ -188,7 +189,8 @@ def test_check_config_prints_every_hook_and_guardrail_in_order(tmp_path):
     lines = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip()
              for line in result.stdout.splitlines() if line.startswith("  ")}
     first, second = "custom_callbacks.first", "custom_callbacks.second"
-    assert lines["pre_call"] == (f"parallel_request_limiter.async_pre_call_hook → {first}.async_pre_call_hook → "
+    assert lines["pre_call"] == (f"parallel_request_limiter.async_pre_call_hook → spend_tracker.async_pre_call_hook → "
+                                 f"{first}.async_pre_call_hook → "
                                  f"{second}.async_pre_call_hook → guardrail:g1.async_pre_call_hook")
     assert lines["during_call"] == f"{first}.async_moderation_hook → {second}.async_moderation_hook"
     assert lines["post_call"] == (f"{first}.async_post_call_success_hook → {second}.async_post_call_success_hook → "
