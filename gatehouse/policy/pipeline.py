@@ -15,7 +15,7 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Generator, Sequence, TypeVar
 
 from ..call import Call, Rejection
 from ..errors import GatewayError, InternalError, from_exception, is_http_exception
@@ -99,9 +99,11 @@ class Pipeline:
     async def _run(self, call: Call, stage: str, hook: BoundHook, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self.hook_timeout):
-                result = hook(*args, **kwargs)
-                if inspect.isawaitable(result):
+            result = hook(*args, **kwargs)
+            if inspect.iscoroutine(result):
+                result = await self._complete(result)
+            elif inspect.isawaitable(result):
+                async with asyncio.timeout(self.hook_timeout):
                     result = await result
         except TimeoutError:
             call.note(stage, hook.label, "timeout", started)
@@ -120,6 +122,23 @@ class Pipeline:
             raise
         call.note(stage, hook.label, "ok" if result is None else "returned", started)
         return result
+
+    async def _complete(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run a hook's coroutine; the timeout is armed only if it suspends.
+
+        Most hooks finish without waiting for anything: their first step runs
+        here and no timer is scheduled. A hook that does wait is driven on
+        under ``hook_timeout`` exactly as ``await`` would drive it.
+        """
+        try:
+            yielded = coro.send(None)
+        except StopIteration as finished:
+            return finished.value
+        except BaseException:
+            coro.close()
+            raise
+        async with asyncio.timeout(self.hook_timeout):
+            return await _Resumed(coro, yielded)
 
     def _count(self, hook: BoundHook) -> None:
         self.metrics.hook_errors.labels(hook.name, hook.label).inc()
@@ -219,6 +238,39 @@ def user_error(exc: BaseException) -> GatewayError:
     if error is not exc:
         error.hook_exception = exc  # type: ignore[attr-defined]
     return error
+
+
+class _Resumed:
+    """Awaitable that goes on with a coroutine already run up to its first suspension.
+
+    It hands what the coroutine yielded (the future it waits on) to the task
+    awaiting it, and passes every value or exception the task sends back to
+    the coroutine — what ``await coro`` does, minus the first step.
+    """
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        self.coro, self.yielded = coro, yielded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self.coro, self.yielded
+        while True:
+            try:
+                received = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation (the timeout) and other throws reach the hook
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as finished:
+                    return finished.value
+            else:
+                try:
+                    value = coro.send(received)
+                except StopIteration as finished:
+                    return finished.value
 
 
 async def _discard(task: "asyncio.Future[Any]") -> None:
