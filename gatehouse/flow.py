@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-import uuid
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 
 import orjson
 
@@ -29,6 +27,7 @@ from .metrics import Metrics
 from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
 from .providers import Providers
+from .answers import rejection_body, rejection_frames
 from .replies import Inbound, JsonReply, Reply, StreamReply
 from .response_cache import ResponseCache
 from .routing.router import Router
@@ -351,36 +350,3 @@ def request_tags(data: dict[str, Any], call: Call) -> list[str]:
     if call.auth is not None and call.auth.tags:
         out += [t for t in call.auth.tags if t not in out]
     return out
-
-
-def rejection_body(kind: str, message: str, model: str | None) -> dict[str, Any]:
-    """A pre-call hook's string, answered as the seed documents (chat or text completion)."""
-    now = int(time.time())
-    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-    if kind == "chat":
-        return {
-            "id": f"chatcmpl-{uuid.uuid4()}", "object": "chat.completion", "created": now, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": message}, "finish_reason": "stop"}],
-            "usage": usage,
-        }
-    return {
-        "id": f"cmpl-{uuid.uuid4()}", "object": "text_completion", "created": now, "model": model,
-        "choices": [{"index": 0, "text": message, "finish_reason": "stop", "logprobs": None}], "usage": usage,
-    }
-
-
-async def rejection_frames(kind: str, message: str, model: str | None) -> AsyncIterator[bytes]:
-    from .replies import SSE_DONE, sse_frame
-
-    base = rejection_body(kind, message, model)
-    base.pop("usage")
-    if kind == "chat":
-        base["object"] = "chat.completion.chunk"
-        first = {"index": 0, "delta": {"role": "assistant", "content": message}, "finish_reason": None}
-        last = {"index": 0, "delta": {}, "finish_reason": "stop"}
-    else:
-        first = {"index": 0, "text": message, "finish_reason": None, "logprobs": None}
-        last = {"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}
-    yield sse_frame({**base, "choices": [first]})
-    yield sse_frame({**base, "choices": [last]})
-    yield SSE_DONE

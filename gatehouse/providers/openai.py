@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator
 import aiohttp
 import orjson
 
+from ..answers import as_chunks
 from ..errors import GatewayTimeoutError, UpstreamError, UpstreamUnavailableError, redact_hosts
 from ..routing.deployment import Deployment
 from .base import UploadFile
@@ -210,7 +211,7 @@ class JsonAsStream:
     """A complete answer served as a stream: one chunk per choice's text, then the finish chunk."""
 
     def __init__(self, answer: dict[str, Any]) -> None:
-        self._payloads = [orjson.dumps(chunk) for chunk in _as_chunks(answer)]
+        self._payloads = [orjson.dumps(chunk) for chunk in as_chunks(answer)]
         self.upstream_model: str | None = None
 
     async def _iter(self) -> AsyncIterator[bytes]:
@@ -226,25 +227,6 @@ class JsonAsStream:
 
     async def aclose(self) -> None:
         return None
-
-
-def _as_chunks(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    chat = answer.get("object") == "chat.completion"
-    base = {k: answer.get(k) for k in ("id", "created", "model")}
-    base["object"] = "chat.completion.chunk" if chat else "text_completion"
-    chunks, finishes = [], []
-    for choice in answer.get("choices") or []:
-        index = choice.get("index", 0)
-        if chat:
-            message = choice.get("message") or {}
-            delta = {k: v for k, v in message.items() if v is not None}
-            chunks.append({**base, "choices": [{"index": index, "delta": delta, "finish_reason": None}]})
-            finishes.append({"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")})
-        else:
-            chunks.append({**base, "choices": [{"index": index, "text": choice.get("text", ""), "finish_reason": None}]})
-            finishes.append({"index": index, "text": "", "finish_reason": choice.get("finish_reason")})
-    chunks.append({**base, "choices": finishes, **({"usage": answer["usage"]} if answer.get("usage") else {})})
-    return chunks
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
