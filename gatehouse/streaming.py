@@ -32,6 +32,7 @@ from .policy.logging_hooks import LoggingHooks
 from .policy.pipeline import Pipeline
 from .policy.rules import PostCallRules
 from .policy.stream import RawFrame, chunk_text, wrap_stream
+from .providers.base import BufferedStream
 from .replies import SSE_DONE, sse_error, sse_frame
 
 __all__ = ["StreamRelay", "ClientDisconnected"]
@@ -92,28 +93,6 @@ class _State:
             "id": last.get("id"), "object": "chat.completion" if chat else "text_completion",
             "created": last.get("created"), "model": model, "choices": [choice], "usage": self.usage,
         }
-
-
-class ReplayStream:
-    """A stream read to the end already (rules held it); replays its events."""
-
-    def __init__(self, payloads: list[bytes], upstream_model: str) -> None:
-        self._payloads = payloads
-        self.upstream_model = upstream_model
-
-    async def _iter(self) -> AsyncIterator[bytes]:
-        for payload in self._payloads:
-            yield payload
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iter()
-
-    async def pieces(self) -> AsyncIterator[bytes]:
-        for payload in self._payloads:
-            yield b"data: " + payload + b"\n\n"
-
-    async def aclose(self) -> None:
-        return None
 
 
 class StreamRelay:
@@ -214,7 +193,7 @@ class StreamRelay:
         if rules is not None:
             await rules.check_text("".join(state.text))
 
-    async def held(self, stream: Any, rules: PostCallRules) -> ReplayStream:
+    async def held(self, stream: Any, rules: PostCallRules) -> BufferedStream:
         """Read a whole stream and check the rules before any byte goes out (retry stays possible)."""
         payloads: list[bytes] = []
         state = _State()
@@ -227,7 +206,7 @@ class StreamRelay:
         finally:
             await stream.aclose()
         await rules.check_text("".join(state.text))
-        return ReplayStream(payloads, getattr(stream, "upstream_model", ""))
+        return BufferedStream(payloads, getattr(stream, "upstream_model", None))
 
 
 class _Restamp:

@@ -38,7 +38,7 @@ from gatehouse.guardrails.extract import (
     extract_response,
     rewrite_problem,
 )
-from gatehouse.guardrails.selection import requested
+from gatehouse.guardrails.selection import opted_out, requested
 from gatehouse.guardrails.stream import guard_stream
 from gatehouse.metrics import Metrics
 from gatehouse.objects import unwrap
@@ -93,6 +93,14 @@ class _Tally:
             self.status, self.summary = status, summary
 
 
+#: The hooks that serve each mode.
+HOOKS_BY_MODE = {
+    "pre_call": ("async_pre_call_hook",), "during_call": ("async_moderation_hook",),
+    "post_call": ("async_post_call_success_hook", "async_post_call_streaming_iterator_hook"),
+    "logging_only": ("async_log_success_event",),
+}
+
+
 class GenericGuardrail(CustomLogger):
     """One configured ``generic_guardrail_api`` guardrail."""
 
@@ -118,13 +126,7 @@ class GenericGuardrail(CustomLogger):
         set to ``None`` hides a method), so a pre_call-only guardrail adds no
         during-call task and no stream wrapper to a request.
         """
-        hooks_by_mode = {
-            "pre_call": ("async_pre_call_hook",),
-            "during_call": ("async_moderation_hook",),
-            "post_call": ("async_post_call_success_hook", "async_post_call_streaming_iterator_hook"),
-            "logging_only": ("async_log_success_event",),
-        }
-        for mode, names in hooks_by_mode.items():
+        for mode, names in HOOKS_BY_MODE.items():
             if mode not in self._modes:
                 for name in names:
                     setattr(self, name, None)
@@ -149,28 +151,8 @@ class GenericGuardrail(CustomLogger):
         if mode not in self._modes:
             return False
         if self.default_on:
-            return not self._opted_out(data)
+            return not opted_out(data, self.guardrail_name)
         return self.guardrail_name in requested(data)
-
-    def _opted_out(self, data: dict[str, Any]) -> bool:
-        """Admin opt-out of a default_on guardrail, from the key's (then the team's) metadata.
-
-        ``disable_global_guardrails: true`` or ``opted_out_global_guardrails: [names]``; read from the
-        ``user_api_key_*metadata`` fields the gateway fills from the key record — never from the body.
-        """
-        metadata = data.get("metadata")
-        if not isinstance(metadata, dict):
-            return False
-        for field in ("user_api_key_metadata", "user_api_key_team_metadata"):
-            admin = metadata.get(field)
-            if not isinstance(admin, dict):
-                continue
-            if admin.get("disable_global_guardrails") is True:
-                return True
-            opted_out = admin.get("opted_out_global_guardrails")
-            if isinstance(opted_out, list) and self.guardrail_name in opted_out:
-                return True
-        return False
 
     # -- hooks -----------------------------------------------------------------
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from gatehouse.errors import BadRequestError
 
-__all__ = ["requested", "check_requested"]
+__all__ = ["requested", "check_requested", "opted_out"]
 
 _SOURCES = ((None, "guardrails"), ("metadata", "metadata.guardrails"), ("litellm_metadata", "litellm_metadata.guardrails"))
 _SHAPE = 'a list of guardrail names or {"<name>": {"extra_body": {...}}} objects'
@@ -74,3 +74,25 @@ def _extra_body(options: Any, param: str) -> dict[str, Any]:
     if not isinstance(extra, Mapping):
         raise BadRequestError(f"`{param}.extra_body` must be an object", param=param)
     return dict(extra)
+
+
+def opted_out(data: Mapping[str, Any], name: str) -> bool:
+    """Whether an admin opted this key (or its team) out of default_on guardrail ``name``.
+
+    ``disable_global_guardrails: true`` or ``opted_out_global_guardrails: [names]`` in the key's,
+    then the team's, metadata — read from the ``user_api_key_*metadata`` fields the gateway fills
+    from the key record, never from the request body.
+    """
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict):
+        return False
+    for field in ("user_api_key_metadata", "user_api_key_team_metadata"):
+        admin = metadata.get(field)
+        if not isinstance(admin, dict):
+            continue
+        if admin.get("disable_global_guardrails") is True:
+            return True
+        names = admin.get("opted_out_global_guardrails")
+        if isinstance(names, list) and name in names:
+            return True
+    return False

@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Protocol
 
 from ..routing.deployment import Deployment
 
-__all__ = ["Provider", "UpstreamStream", "UploadFile"]
+__all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,29 @@ class UpstreamStream(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class BufferedStream:
+    """A stream whose payloads are all known already: replayed (rules held it) or
+    converted from a complete answer (an upstream that ignored ``stream``)."""
+
+    def __init__(self, payloads: list[bytes], upstream_model: str | None = None) -> None:
+        self._payloads = payloads
+        self.upstream_model = upstream_model
+
+    async def _iter(self) -> AsyncIterator[bytes]:
+        for payload in self._payloads:
+            yield payload
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iter()
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        for payload in self._payloads:
+            yield b"data: " + payload + b"\n\n"
+
+    async def aclose(self) -> None:
+        return None
 
 
 class Provider(Protocol):

@@ -17,7 +17,7 @@ import orjson
 from ..answers import as_chunks
 from ..errors import GatewayTimeoutError, UpstreamError, UpstreamUnavailableError, redact_hosts
 from ..routing.deployment import Deployment
-from .base import UploadFile
+from .base import BufferedStream, UploadFile
 
 __all__ = ["OpenAICompatibleProvider", "DEFAULT_API_BASES"]
 
@@ -123,7 +123,7 @@ class OpenAICompatibleProvider:
 
     async def stream(
         self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float
-    ) -> "SSEStream | JsonAsStream":
+    ) -> "SSEStream | BufferedStream":
         target = self._target(deployment)
         url = target.base + PATHS[operation] + target.query
         data, headers = _encode(body, target)
@@ -148,7 +148,7 @@ class OpenAICompatibleProvider:
                 raw = await resp.read()
             finally:
                 resp.release()
-            return JsonAsStream(_json_object(raw))
+            return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(_json_object(raw))])
         return SSEStream(resp, timeout)
 
 
@@ -205,28 +205,6 @@ class SSEStream:
             self._resp.release()
         else:
             self._resp.close()  # abandon the connection: the upstream sees the disconnect
-
-
-class JsonAsStream:
-    """A complete answer served as a stream: one chunk per choice's text, then the finish chunk."""
-
-    def __init__(self, answer: dict[str, Any]) -> None:
-        self._payloads = [orjson.dumps(chunk) for chunk in as_chunks(answer)]
-        self.upstream_model: str | None = None
-
-    async def _iter(self) -> AsyncIterator[bytes]:
-        for payload in self._payloads:
-            yield payload
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iter()
-
-    async def pieces(self) -> AsyncIterator[bytes]:
-        for payload in self._payloads:
-            yield b"data: " + payload + b"\n\n"
-
-    async def aclose(self) -> None:
-        return None
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
