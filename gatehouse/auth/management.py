@@ -293,6 +293,10 @@ class KeyManager:
         self._changed([token])
         return {"key": token, **record.to_json()}
 
+    async def set_blocked(self, body: Mapping[str, Any], blocked: bool) -> dict[str, Any]:
+        """``/key/block`` and ``/key/unblock``: ``{"key": ...}`` (raw key or hash)."""
+        return await self.update({"key": _required_key(body), "blocked": blocked})
+
     async def delete(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Delete keys given raw, by hash (``keys``) or by alias (``key_aliases``)."""
         keys = _str_list(body.get("keys"), "keys")

@@ -50,7 +50,7 @@ def json_response(payload: dict[str, Any]) -> web.Response:
 
 
 def key_routes(manager: KeyManager, authorize: Authorize) -> list[web.RouteDef]:
-    """The five ``/key/*`` routes, bound to ``manager`` and guarded by ``authorize``."""
+    """The ``/key/*`` routes, bound to ``manager`` and guarded by ``authorize``."""
 
     async def generate(request: web.Request) -> web.Response:
         await authorize(request)
@@ -72,7 +72,17 @@ def key_routes(manager: KeyManager, authorize: Authorize) -> list[web.RouteDef]:
         await authorize(request)
         return json_response(await manager.delete(await read_json_object(request)))
 
+    async def block(request: web.Request) -> web.Response:
+        await authorize(request)
+        return json_response(await manager.set_blocked(await read_json_object(request), True))
+
+    async def unblock(request: web.Request) -> web.Response:
+        await authorize(request)
+        return json_response(await manager.set_blocked(await read_json_object(request), False))
+
     return [
+        web.post("/key/block", block),
+        web.post("/key/unblock", unblock),
         web.post("/key/generate", generate),
         web.get("/key/info", info, allow_head=False),
         web.get("/key/list", list_keys, allow_head=False),

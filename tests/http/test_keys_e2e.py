@@ -161,6 +161,20 @@ def test_blocked_key(admin: Admin) -> None:
     assert "blocked" in info.value.body["message"]
 
 
+def test_block_and_unblock_routes(admin: Admin) -> None:
+    key = admin.generate()["key"]
+    blocked = admin.call("POST", "/key/block", json={"key": key})
+    assert blocked.status_code == 200 and blocked.json()["blocked"] is True
+    with admin.client(key) as client:
+        with pytest.raises(openai.AuthenticationError):
+            client.chat.completions.create(model="mock-a", messages=MESSAGES)
+        unblocked = admin.call("POST", "/key/unblock", json={"key": key})
+        assert unblocked.status_code == 200 and unblocked.json()["blocked"] is False
+        assert client.chat.completions.create(model="mock-a", messages=MESSAGES).choices
+    assert admin.call("POST", "/key/block", json={"key": "sk-no-such-key"}).status_code == 404
+    assert admin.call("POST", "/key/block", json={}).status_code == 400
+
+
 def test_delete_stops_the_key_at_once(admin: Admin) -> None:
     key = admin.generate()["key"]
     with admin.client(key) as client:
