@@ -48,12 +48,14 @@ def openapi_document() -> dict[str, Any]:
     for path, summary in (
         ("/v1/models", "Model groups this key may call"), ("/health/liveliness", "Liveness"),
         ("/health/readiness", "Readiness (database, cache)"), ("/metrics", "Prometheus metrics"),
+        ("/v1/model/info", "Deployments this key may call (no credentials)"),
         ("/key/info", "Virtual key details (master key)"), ("/key/list", "Virtual keys (master key)"),
     ):
         paths[path] = {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
     for path, summary in (
         ("/key/generate", "Create a virtual key (master key)"), ("/key/update", "Change a virtual key (master key)"),
         ("/key/delete", "Delete virtual keys (master key)"),
+        ("/key/block", "Block a virtual key (master key)"), ("/key/unblock", "Unblock a virtual key (master key)"),
     ):
         paths[path] = {"post": {"summary": summary, "security": [{"bearer": []}], "responses": {"200": {"description": "OK"}}}}
     return {
