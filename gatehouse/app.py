@@ -81,7 +81,7 @@ class Gateway:
             auth=self.auth, router=self.router, providers=self.providers, policies=self.policies,
             rules=self.rules,
             guardrail_names=frozenset(c.name for c in self.guardrail_configs),
-            check_guardrails=lambda data, names: check_requested(data, set(names)),
+            check_guardrails=check_requested,
             metrics=self.metrics,
             responses=self.response_cache,
             settings=FlowSettings(

@@ -64,4 +64,3 @@ class Rejection:
     """A pre-call hook answered with a message instead of letting the call go on."""
 
     message: str
-    by: str

@@ -14,7 +14,7 @@ hook: an unknown name or a malformed value is a 400, never silently ignored.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import AbstractSet, Any, Mapping
 
 from gatehouse.errors import BadRequestError
 
@@ -40,7 +40,7 @@ def requested(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def check_requested(data: Mapping[str, Any], known_names: set[str]) -> None:
+def check_requested(data: Mapping[str, Any], known_names: AbstractSet[str]) -> None:
     """Raise 400 when the request names an unknown guardrail or has a malformed ``guardrails``."""
     unknown = [name for name in requested(data) if name not in known_names]
     if unknown:

@@ -159,7 +159,7 @@ class Pipeline:
                 data = result
             elif isinstance(result, str):
                 log.info("call %s: rejected by %s.async_pre_call_hook", call.id, hook.label)
-                return Rejection(result, hook.label)
+                return Rejection(result)
             elif isinstance(result, BaseException):
                 raise user_error(result) from result
             else:

@@ -15,11 +15,20 @@ CHAT = "/v1/chat/completions"
 MESSAGES = [{"role": "user", "content": "stream please"}]
 
 
-def test_sync_sdk_stream(core, fake_upstream: FakeUpstream) -> None:
+def _stream_chat(core) -> list:
+    """Chunks of one streamed chat request through the SDK."""
     with core.client() as client:
-        chunks = list(client.chat.completions.create(model="fake", messages=MESSAGES, stream=True))
+        return list(client.chat.completions.create(model="fake", messages=MESSAGES, stream=True))
+
+
+def _text(chunks) -> str:
+    return "".join(c.choices[0].delta.content or "" for c in chunks)
+
+
+def test_sync_sdk_stream(core, fake_upstream: FakeUpstream) -> None:
+    chunks = _stream_chat(core)
     assert chunks[0].choices[0].delta.role == "assistant"
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello! You said: stream please"
+    assert _text(chunks) == "Hello! You said: stream please"
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert {c.model for c in chunks} == {"fake"}
     assert fake_upstream.requests[0].json["stream"] is True
@@ -27,18 +36,16 @@ def test_sync_sdk_stream(core, fake_upstream: FakeUpstream) -> None:
 
 def test_text_that_mentions_done_is_not_the_end_of_the_stream(core, fake_upstream: FakeUpstream) -> None:
     fake_upstream.queue(chunks=["the marker ", "data: [DONE]", " is just text", " here"])
-    with core.client() as client:
-        chunks = list(client.chat.completions.create(model="fake", messages=MESSAGES, stream=True))
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "the marker data: [DONE] is just text here"
+    chunks = _stream_chat(core)
+    assert _text(chunks) == "the marker data: [DONE] is just text here"
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 
 def test_an_upstream_that_ignores_stream_still_streams_to_the_client(core, fake_upstream: FakeUpstream) -> None:
     fake_upstream.queue(ignore_stream=True)
-    with core.client() as client:
-        chunks = list(client.chat.completions.create(model="fake", messages=MESSAGES, stream=True))
+    chunks = _stream_chat(core)
     assert chunks[0].choices[0].delta.role == "assistant"
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello! You said: stream please"
+    assert _text(chunks) == "Hello! You said: stream please"
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert {c.model for c in chunks} == {"fake"}
 
