@@ -18,6 +18,7 @@ PostgreSQL and Redis are required: when unreachable the test FAILS (run
 from __future__ import annotations
 
 import asyncio
+import os
 import concurrent.futures
 import secrets
 from pathlib import Path
@@ -30,7 +31,9 @@ import yaml
 from gatehouse.testing import FakeUpstream, GatewayProcess
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-REDIS_URL = "redis://127.0.0.1:6379/9"
+#: Each checkout running the suite at the same time on one Redis sets its own db.
+REDIS_DB = int(os.environ.get("GATEHOUSE_TEST_REDIS_DB", "9"))
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 CLIENT_TIMEOUT = 30.0
 
 GatewayFactory = Callable[..., GatewayProcess]

@@ -1,10 +1,12 @@
-"""DualCache against a real Redis (127.0.0.1:6379, db 9).
+"""DualCache against a real Redis (127.0.0.1:6379, db GATEHOUSE_TEST_REDIS_DB, default 9).
 
 Every test works in its own key namespace and deletes only that namespace,
 so tests running at the same time against the same database do not collide.
 """
 
 from __future__ import annotations
+
+import os
 
 import asyncio
 import logging
@@ -17,7 +19,7 @@ import redis
 
 from gatehouse.cache import DualCache, InMemoryCache, RedisCache
 
-REDIS_URL = "redis://127.0.0.1:6379/9"
+REDIS_URL = f"redis://127.0.0.1:6379/{int(os.environ.get('GATEHOUSE_TEST_REDIS_DB', '9'))}"
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """The built-in limiter, driven through its hook methods as the gateway drives it.
 
-Counters live in a DualCache on a real Redis (127.0.0.1:6379, db 10); every
+Counters live in a DualCache on a real Redis (127.0.0.1:6379, the tests' db); every
 test uses its own key namespace and deletes only that.
 """
 
 from __future__ import annotations
+
+import os
 
 import asyncio
 import socket
@@ -22,7 +24,7 @@ from gatehouse.objects import DictView
 from gatehouse.plugins import ParallelRequestLimiter
 from gatehouse.plugins.rate_limiter import MARKER, window_from_env
 
-REDIS_URL = "redis://127.0.0.1:6379/10"
+REDIS_URL = f"redis://127.0.0.1:6379/{int(os.environ.get('GATEHOUSE_TEST_REDIS_DB', '9'))}"
 KEY = "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b"
 
 
