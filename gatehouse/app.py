@@ -120,6 +120,7 @@ class Gateway:
 
     async def start(self) -> None:
         await self.store.open()
+        await self.providers.start()
         for _, plugin in self.callbacks:
             startup = getattr(plugin, "startup", None)
             if callable(startup):
