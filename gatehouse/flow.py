@@ -31,7 +31,7 @@ from .answers import rejection_body, rejection_frames
 from .replies import Inbound, JsonReply, Reply, StreamReply
 from .response_cache import ResponseCache
 from .routing.router import Router
-from .streaming import ClientDisconnected
+from .relay import ClientDisconnected
 
 __all__ = ["Flow", "FlowSettings", "INTERNAL_KEYS"]
 

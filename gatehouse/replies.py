@@ -1,7 +1,7 @@
 """What the flow takes in and gives back, independent of the HTTP server.
 
-The aiohttp server (:mod:`gatehouse.server`) and the hook harness
-(:mod:`gatehouse.policy.harness`) both drive :class:`gatehouse.flow.Flow`
+The aiohttp server (:mod:`gatehouse.http.server`) and the hook harness
+(:mod:`gatehouse.testing.harness`) both drive :class:`gatehouse.flow.Flow`
 through these types.
 """
 

@@ -39,9 +39,9 @@ from gatehouse.guardrails.extract import (
     rewrite_problem,
 )
 from gatehouse.guardrails.selection import opted_out, requested
-from gatehouse.guardrails.stream import guard_stream
+from gatehouse.guardrails.windows import guard_stream
 from gatehouse.metrics import Metrics
-from gatehouse.objects import unwrap
+from gatehouse.views import unwrap
 from gatehouse.policy.custom_logger import CustomLogger
 
 __all__ = ["GenericGuardrail", "build_guardrails", "gatehouse_version"]

@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable, Coroutine, Generator, Sequence, Typ
 from ..call import Call, Rejection
 from ..errors import GatewayError, InternalError, from_exception, is_http_exception
 from ..metrics import Metrics
-from ..objects import ModelResponse, unwrap
+from ..views import ModelResponse, unwrap
 from .loading import has_hook
 
 __all__ = ["Pipeline", "BoundHook", "user_error"]

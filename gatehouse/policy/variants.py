@@ -18,7 +18,7 @@ from ..background import Background
 from ..metrics import Metrics
 from .logging_hooks import LoggingHooks
 from .pipeline import Pipeline
-from ..streaming import StreamRelay
+from ..relay import StreamRelay
 
 __all__ = ["Policy", "PolicySet"]
 

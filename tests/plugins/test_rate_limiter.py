@@ -20,7 +20,7 @@ import redis
 from gatehouse.auth.identity import UserAPIKeyAuth
 from gatehouse.cache import DualCache, RedisCache
 from gatehouse.errors import RateLimitError, render
-from gatehouse.objects import DictView
+from gatehouse.views import DictView
 from gatehouse.plugins import ParallelRequestLimiter
 from gatehouse.plugins.rate_limiter import MARKER, window_from_env
 

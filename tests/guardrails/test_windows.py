@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gatehouse.errors import GuardrailBlockedError, GuardrailFailedError
-from gatehouse.objects import ModelResponseStream, unwrap
+from gatehouse.views import ModelResponseStream, unwrap
 
 BASE = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "gpt-4o"}
 

@@ -8,7 +8,7 @@ what its policy needs:
   post-call rules or logging hooks need the content, the pieces are kept and
   parsed once: at the end for the rules, in the background for logging;
 * **transform** — streaming hooks or streaming guardrails: chunks are parsed,
-  passed through the stream stage (:mod:`gatehouse.policy.stream`) and
+  passed through the stream stage (:mod:`gatehouse.policy.stream_hooks`) and
   re-serialised.
 
 The first frame is produced before the HTTP answer starts, so an error
@@ -27,11 +27,11 @@ import orjson
 
 from .call import Call
 from .errors import GatewayError
-from .objects import DictView
+from .views import DictView
 from .policy.logging_hooks import LoggingHooks
 from .policy.pipeline import Pipeline
 from .policy.rules import PostCallRules
-from .policy.stream import RawFrame, chunk_text, wrap_stream
+from .policy.stream_hooks import RawFrame, chunk_text, wrap_stream
 from .providers.base import BufferedStream
 from .replies import SSE_DONE, sse_error, sse_frame
 

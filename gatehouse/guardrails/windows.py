@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 from gatehouse.errors import GuardrailBlockedError
-from gatehouse.objects import ModelResponseStream, unwrap
+from gatehouse.views import ModelResponseStream, unwrap
 
 __all__ = ["Check", "guard_stream", "chunk_texts"]
 

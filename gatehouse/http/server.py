@@ -16,12 +16,12 @@ import orjson
 from aiohttp import web
 from aiohttp.client_exceptions import ClientConnectionResetError
 
-from . import __version__
-from .endpoints import ENDPOINTS, Endpoint
-from .errors import BadRequestError, GatewayError, InternalError, NotFoundError, PayloadTooLargeError, render
+from .. import __version__
+from ..endpoints import ENDPOINTS, Endpoint
+from ..errors import BadRequestError, GatewayError, InternalError, NotFoundError, PayloadTooLargeError, render
 from .openapi import docs_routes
-from .providers.base import UploadFile
-from .replies import SSE_HEADERS, JsonReply, Reply
+from ..providers.base import UploadFile
+from ..replies import SSE_HEADERS, JsonReply, Reply
 
 __all__ = ["build_application", "AiohttpInbound"]
 

@@ -7,7 +7,7 @@ from typing import Any, AsyncIterator
 
 from ..call import Call
 from ..errors import GatewayError, InternalError, is_http_exception
-from ..objects import ModelResponseStream
+from ..views import ModelResponseStream
 from .pipeline import BoundHook, Pipeline, user_error
 
 __all__ = ["wrap_stream", "RawFrame", "chunk_text"]
