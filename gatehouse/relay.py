@@ -1,6 +1,6 @@
 """Relaying a streamed answer to the client, chunk by chunk, as it arrives.
 
-Three modes, chosen per request by what is configured, so a stream costs only
+Two modes, chosen per request by what is configured, so a stream costs only
 what its policy needs:
 
 * **pieces** — no streaming hooks: the upstream's bytes are forwarded as they
@@ -11,108 +11,71 @@ what its policy needs:
   passed through the stream stage (:mod:`gatehouse.policy.stream_hooks`) and
   re-serialised.
 
-The first frame is produced before the HTTP answer starts, so an error
-before any byte is a normal JSON error; after it, an error ends the stream
-with one ``data: {"error": ...}`` event and ``data: [DONE]``. The upstream
-stream is closed in ``finally`` — also when the client goes away.
+Chunks, frames and the end of the stream are the endpoint's wire format's
+(:class:`gatehouse.formats.base.EventStream`). :meth:`StreamRelay.start`
+produces the first frame before the HTTP answer starts, so an error before
+any byte is a normal JSON error. What happens when the stream ends (logging
+hooks, the error event, the end frame) is the flow's ending
+(:mod:`gatehouse.endings`); :meth:`Relayed.aclose` closes the upstream
+stream, also when the client goes away.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, AsyncGenerator, AsyncIterator, Callable
 
 import orjson
 
 from .call import Call
-from .errors import GatewayError
-from .views import DictView
-from .policy.logging_hooks import LoggingHooks
-from .policy.pipeline import Pipeline
+from .formats.base import EventStream, Restamper, StreamSummary
 from .policy.rules import PostCallRules
-from .policy.stream_hooks import RawFrame, chunk_text, wrap_stream
-from .providers.base import BufferedStream
-from .replies import SSE_DONE, sse_error, sse_frame
+from .policy.stream_hooks import RawFrame, wrap_stream
+from .views import DictView
 
-__all__ = ["StreamRelay", "ClientDisconnected"]
-
-OnError = Callable[[Call, dict[str, Any], BaseException], Awaitable[GatewayError]]
-#: The end-of-stream event: ``data: [DONE]`` (or ``data:[DONE]``) on a line of its own.
-_DONE = re.compile(rb"(?m)^data: ?\[DONE\][ \t]*\r?$")
-
-
-class ClientDisconnected(GatewayError):
-    status = 499
-    type = "client_disconnected"
-    default_message = "The client closed the connection before the stream ended"
+__all__ = ["StreamRelay", "Relayed", "encode", "summarise"]
 
 
 @dataclass(slots=True)
-class _State:
-    """What the relay learnt about the stream (for rules and logging)."""
+class Relayed:
+    """A started stream: its frames (the first already produced) and how to assemble its answer."""
 
-    text: list[str] = field(default_factory=list)
-    usage: dict[str, Any] | None = None
-    last: dict[str, Any] | None = None
-    finish_reason: str | None = None
+    first: bytes | None
+    rest: AsyncGenerator[bytes, None]
+    upstream: Any
+    assembled: Callable[[], dict[str, Any]]
+    """The complete answer for logging hooks (built in the background, only if one listens)."""
 
-    def observe(self, chunk: dict[str, Any]) -> None:
-        piece = chunk_text(chunk)
-        if piece:
-            self.text.append(piece)
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
-        choices = chunk.get("choices")
-        if choices and isinstance(choices[0], dict) and choices[0].get("finish_reason"):
-            self.finish_reason = choices[0]["finish_reason"]
-        self.last = chunk
+    async def frames(self) -> AsyncIterator[bytes]:
+        """Every frame, without the format's end of stream (the ending writes it)."""
+        if self.first is not None:
+            yield self.first
+        async for frame in self.rest:
+            yield frame
 
-    @classmethod
-    def from_pieces(cls, pieces: list[bytes]) -> "_State":
-        """Parse a relayed stream's bytes, once, after the fact."""
-        state = cls()
-        for event in b"".join(pieces).replace(b"\r\n", b"\n").split(b"\n\n"):
-            for line in event.split(b"\n"):
-                if line.startswith(b"data:"):
-                    chunk = _parse(line[5:])
-                    if chunk is not None:
-                        state.observe(chunk)
-        return state
-
-    def response(self, model: str | None) -> dict[str, Any]:
-        """The assembled response handed to logging hooks."""
-        last = self.last or {}
-        chat = str(last.get("object", "")).startswith("chat")
-        choice: dict[str, Any] = {"index": 0, "finish_reason": self.finish_reason}
-        if chat:
-            choice["message"] = {"role": "assistant", "content": "".join(self.text)}
-        else:
-            choice["text"] = "".join(self.text)
-        return {
-            "id": last.get("id"), "object": "chat.completion" if chat else "text_completion",
-            "created": last.get("created"), "model": model, "choices": [choice], "usage": self.usage,
-        }
+    async def aclose(self) -> None:
+        await self.rest.aclose()
+        await self.upstream.aclose()
 
 
 class StreamRelay:
-    def __init__(self, pipeline: Pipeline, logging_hooks: LoggingHooks) -> None:
-        self.pipeline = pipeline
-        self.logging = logging_hooks
+    """Starts relays; stateless (the caller's policy is on the call)."""
 
-    async def start(
-        self, call: Call, data: dict[str, Any], upstream: Any, rules: PostCallRules | None, *, on_error: OnError
-    ) -> AsyncIterator[bytes]:
-        """Produce the first frame (errors raise: a JSON answer), then the frames to send."""
-        state = _State()
-        restamp = _Restamp(getattr(upstream, "upstream_model", None), call.model)
-        rules = rules if rules else None
-        kept: list[bytes] | None = None
-        if self.pipeline.has_stream_hooks:
-            frames = self._transform(call, data, upstream, state, restamp, rules)
+    async def start(self, call: Call, upstream: Any, rules: PostCallRules | None) -> Relayed:
+        """Produce the first frame (errors raise: a JSON answer); the rest follows as the client reads."""
+        events = call.endpoint.format.stream
+        assert events is not None, f"{call.endpoint.path} does not stream"
+        restamp = events.restamper(getattr(upstream, "upstream_model", None), call.model)
+        model, rules = call.model, rules if rules else None
+        frames: AsyncGenerator[bytes, None]
+        if call.policy.pipeline.has_stream_hooks:
+            summary = events.summary()
+            frames = self._transform(call, upstream, events, summary, restamp, rules)
+            assembled: Callable[[], dict[str, Any]] = lambda: summary.response(model)  # noqa: E731
         else:
-            kept = [] if rules is not None or self.logging.active else None
-            frames = self._pieces(upstream, restamp, kept, rules)
+            kept: list[bytes] | None = [] if rules is not None or call.policy.logging.active else None
+            frames = self._pieces(upstream, events, restamp, kept, rules)
+            assembled = lambda: summarise(events, kept or []).response(model)  # noqa: E731
         try:
             first = await frames.__anext__()
         except StopAsyncIteration:
@@ -121,42 +84,15 @@ class StreamRelay:
             await frames.aclose()
             await upstream.aclose()
             raise
-        model = call.model
-        assembled = (lambda: _State.from_pieces(kept).response(model)) if kept is not None else (
-            lambda: state.response(model))
-        return self._sse(call, data, first, frames, upstream, assembled, on_error)
-
-    async def _sse(
-        self, call: Call, data: dict[str, Any], first: bytes | None, frames: AsyncIterator[bytes],
-        upstream: Any, assembled: Callable[[], dict[str, Any]], on_error: OnError,
-    ) -> AsyncIterator[bytes]:
-        finished = False
-        try:
-            if first is not None:
-                yield first
-            async for frame in frames:
-                yield frame
-            finished = True
-            self.logging.success(call, data, assembled)  # assembled in the background, if anyone listens
-            yield SSE_DONE
-        except Exception as exc:
-            finished = True
-            error = await on_error(call, data, exc)
-            yield sse_error(error)
-            yield SSE_DONE
-        finally:
-            await frames.aclose()  # type: ignore[attr-defined]
-            await upstream.aclose()
-            if not finished:
-                self.logging.failure(call, data, ClientDisconnected())
+        return Relayed(first, frames, upstream, assembled)
 
     async def _pieces(
-        self, upstream: Any, restamp: "_Restamp", kept: list[bytes] | None, rules: PostCallRules | None
+        self, upstream: Any, events: EventStream, restamp: Restamper, kept: list[bytes] | None,
+        rules: PostCallRules | None,
     ) -> AsyncGenerator[bytes, None]:
-        """The upstream's bytes as they arrive; its ``[DONE]`` is held back (the relay sends its own)."""
+        """The upstream's bytes as they arrive; its end of stream is held back (the ending sends its own)."""
         async for piece in upstream.pieces():
-            found = _DONE.search(piece) if b"[DONE]" in piece else None
-            done = found.start() if found else -1
+            done = events.end_at(piece)
             if done >= 0:
                 piece = piece[:done]
             if kept is not None:
@@ -166,24 +102,24 @@ class StreamRelay:
             if done >= 0:
                 break
         if rules is not None and kept is not None:
-            await rules.check_text("".join(_State.from_pieces(kept).text))
+            await rules.check_text(summarise(events, kept).text())
 
     async def _transform(
-        self, call: Call, data: dict[str, Any], upstream: Any, state: _State, restamp: "_Restamp",
+        self, call: Call, upstream: Any, events: EventStream, summary: StreamSummary, restamp: Restamper,
         rules: PostCallRules | None,
     ) -> AsyncGenerator[bytes, None]:
         async def chunks() -> AsyncIterator[dict[str, Any]]:
             async for payload in upstream:
                 chunk = _parse(payload)
                 if chunk is not None:
-                    state.observe(chunk)
-                    restamp.dict(chunk)
+                    summary.observe(chunk)
+                    restamp.event(chunk)
                     yield chunk
 
-        stream = wrap_stream(self.pipeline, call, data, chunks())
+        stream = wrap_stream(call.policy.pipeline, call, chunks(), events)
         try:
             async for item in stream:
-                yield encode(item)
+                yield encode(item, events)
                 if isinstance(item, RawFrame):
                     return
         finally:
@@ -191,45 +127,15 @@ class StreamRelay:
             if closer is not None:
                 await closer()
         if rules is not None:
-            await rules.check_text("".join(state.text))
-
-    async def held(self, stream: Any, rules: PostCallRules) -> BufferedStream:
-        """Read a whole stream and check the rules before any byte goes out (retry stays possible)."""
-        payloads: list[bytes] = []
-        state = _State()
-        try:
-            async for payload in stream:
-                payloads.append(payload)
-                chunk = _parse(payload)
-                if chunk is not None:
-                    state.observe(chunk)
-        finally:
-            await stream.aclose()
-        await rules.check_text("".join(state.text))
-        return BufferedStream(payloads, getattr(stream, "upstream_model", None))
+            await rules.check_text(summary.text())
 
 
-class _Restamp:
-    """Put the client's model name where the upstream wrote its own."""
-
-    __slots__ = ("old", "new", "model")
-
-    def __init__(self, upstream_model: str | None, model: str | None) -> None:
-        self.model = model
-        if upstream_model and model and upstream_model != model:
-            self.old = b'"model":' + orjson.dumps(upstream_model)
-            self.new = b'"model":' + orjson.dumps(model)
-        else:
-            self.old = self.new = b""
-
-    def bytes(self, payload: bytes) -> bytes:
-        if self.old and self.old in payload:
-            return payload.replace(self.old, self.new)
-        return payload
-
-    def dict(self, chunk: dict[str, Any]) -> None:
-        if self.model and "model" in chunk:
-            chunk["model"] = self.model
+def summarise(events: EventStream, pieces: list[bytes]) -> StreamSummary:
+    """Parse a relayed stream's bytes, once, after the fact."""
+    summary = events.summary()
+    for event in events.events(b"".join(pieces)):
+        summary.observe(event)
+    return summary
 
 
 def _parse(payload: bytes) -> dict[str, Any] | None:
@@ -240,16 +146,14 @@ def _parse(payload: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def encode(item: Any) -> bytes:
+def encode(item: Any, events: EventStream) -> bytes:
     """One SSE frame for whatever the stream stage yielded."""
     if isinstance(item, RawFrame):
         text = item if item.endswith("\n\n") else item.rstrip("\n") + "\n\n"
         return text.encode()
     if isinstance(item, DictView):
-        return sse_frame(item._data)
-    if isinstance(item, (bytes, bytearray)):
-        return b"data: " + bytes(item) + b"\n\n"
+        return events.frame(item._data)
     dump = getattr(item, "model_dump", None)
     if callable(dump):
-        return sse_frame(dump(exclude_none=True))
-    return sse_frame(item)
+        return events.frame(dump(exclude_none=True))
+    return events.frame(item)

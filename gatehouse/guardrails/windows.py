@@ -1,8 +1,9 @@
 """Checked windows over a streamed response: no unchecked byte reaches the client.
 
 :func:`guard_stream` wraps a stream of chunks (``ModelResponseStream`` views or
-plain dicts; chat chunks carry ``choices[i].delta.content``, completion chunks
-``choices[i].text``). Every chunk is held back. Every ``sampling_rate`` chunks,
+plain dicts) in the endpoint's wire format, whose
+:class:`~gatehouse.formats.base.EventStream` says where a chunk's text is
+and how to edit it. Every chunk is held back. Every ``sampling_rate`` chunks,
 and at the end of the stream, the text accumulated so far (one text per
 choice, in choice order) is checked; on a pass the held chunks are released in
 the order they came, role-only, ``finish_reason`` and usage chunks included.
@@ -15,7 +16,7 @@ texts (same count, validated by the caller) and raises to stop the stream
 text, but text already released cannot change: when the rewritten text of a
 choice still starts with what that choice already released, its held content
 is replaced by one synthetic delta chunk carrying the rest of the rewritten
-text (``id``/``model``/``created`` copied from the stream); otherwise the
+text (the format's template fields copied from the stream); otherwise the
 stream stops with :class:`GuardrailBlockedError` rather than leak.
 """
 
@@ -25,34 +26,19 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 from gatehouse.errors import GuardrailBlockedError
+from gatehouse.formats.base import EventStream
 from gatehouse.views import ModelResponseStream, unwrap
 
-__all__ = ["Check", "guard_stream", "chunk_texts"]
+__all__ = ["Check", "guard_stream"]
 
 #: ``await check(texts, model)`` → ``None`` (pass) or the rewritten texts; raises to stop.
 Check = Callable[[list[str], "str | None"], Awaitable["list[str] | None"]]
-_TEMPLATE_KEYS = ("id", "object", "created", "model", "system_fingerprint")
-
-
-def chunk_texts(chunk: dict[str, Any]) -> list[tuple[int, str]]:
-    """``(choice index, text)`` for every choice of a chunk that carries text."""
-    out: list[tuple[int, str]] = []
-    choices = chunk.get("choices")
-    if not isinstance(choices, list):
-        return out
-    for choice in choices:
-        if not isinstance(choice, dict):
-            continue
-        delta = choice.get("delta")
-        text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
-        if isinstance(text, str) and text:
-            out.append((choice.get("index", 0), text))
-    return out
 
 
 @dataclass(slots=True)
 class _Window:
     guardrail_name: str
+    events: EventStream
     held: list[Any] = field(default_factory=list)
     acc: dict[int, str] = field(default_factory=dict)
     released: dict[int, str] = field(default_factory=dict)
@@ -64,9 +50,9 @@ class _Window:
         data = unwrap(chunk)
         if not isinstance(data, dict):
             return
-        if self.template is None and data.get("choices"):
-            self.template = {k: data[k] for k in _TEMPLATE_KEYS if k in data}
-        for index, text in chunk_texts(data):
+        if self.template is None:
+            self.template = self.events.template(data)
+        for index, text in self.events.texts(data):
             self.acc[index] = self.acc.get(index, "") + text
             self.dirty = True
 
@@ -94,23 +80,15 @@ class _Window:
                     guardrail_name=self.guardrail_name,
                 )
         rests = {i: t[len(self.released.get(i, "")):] for i, t in changed.items()}
-        synthetic = {i: self._synthetic(i, rest) for i, rest in rests.items() if rest}
         self.acc.update(changed)
         self.released = dict(self.acc)
-        return _splice(held, set(changed), synthetic)
-
-    def _synthetic(self, index: int, text: str) -> ModelResponseStream:
-        template = dict(self.template or {})
-        if template.get("object") == "text_completion":
-            choice: dict[str, Any] = {"index": index, "text": text, "finish_reason": None, "logprobs": None}
-        else:
-            template.setdefault("object", "chat.completion.chunk")
-            choice = {"index": index, "delta": {"content": text}, "finish_reason": None}
-        return ModelResponseStream({**template, "choices": [choice]})
+        return _splice(held, set(changed), {i: rest for i, rest in rests.items() if rest}, self.events,
+                       self.template or {})
 
 
-def _splice(held: list[Any], indexes: set[int], synthetic: dict[int, ModelResponseStream]) -> list[Any]:
-    """Held chunks with the rewritten choices' text removed and the synthetic chunks put in place.
+def _splice(held: list[Any], indexes: set[int], rests: dict[int, str], events: EventStream,
+            template: dict[str, Any]) -> list[Any]:
+    """Held chunks with the rewritten choices' text removed and synthetic chunks carrying ``rests`` put in place.
 
     A synthetic chunk goes where its choice's first text was: before that chunk
     (so it precedes a ``finish_reason``), or after it when the chunk opens the
@@ -119,71 +97,28 @@ def _splice(held: list[Any], indexes: set[int], synthetic: dict[int, ModelRespon
     finishes a choice carries the text itself.
     """
     out: list[Any] = []
-    pending = dict(synthetic)
+    pending = dict(rests)
+
+    def synthetic(index: int) -> ModelResponseStream:
+        return ModelResponseStream(events.text_event(template, index, pending.pop(index)))
+
     for chunk in held:
         data = unwrap(chunk)
-        stripped, has_role, keep = _strip(data, indexes)
-        finishing = [i for i in _finishing(data) if i in pending]
-        if has_role:
+        if not isinstance(data, dict):
+            out.append(chunk)
+            continue
+        stripped, opens, keep = events.strip(data, indexes)
+        finishing = [i for i in events.finishing(data) if i in pending]
+        if opens:
             for i in finishing:
-                _put_text(data, i, pending.pop(i))
+                events.put_text(data, i, pending.pop(i))
         else:
-            out.extend(pending.pop(i) for i in [*finishing, *stripped] if i in pending)
+            out.extend(synthetic(i) for i in [*finishing, *stripped] if i in pending)
         if keep:
             out.append(chunk)
-        out.extend(pending.pop(i) for i in stripped if i in pending)
-    out.extend(pending.values())
+        out.extend(synthetic(i) for i in stripped if i in pending)
+    out.extend(synthetic(i) for i in list(pending))
     return out
-
-
-def _put_text(data: dict[str, Any], index: int, synthetic: ModelResponseStream) -> None:
-    """Move a synthetic chunk's text into the choice ``index`` of ``data``."""
-    (source,) = unwrap(synthetic)["choices"]
-    for choice in data["choices"]:
-        if isinstance(choice, dict) and choice.get("index", 0) == index:
-            if "delta" in source:
-                choice.setdefault("delta", {})["content"] = source["delta"]["content"]
-            else:
-                choice["text"] = source["text"]
-
-
-def _finishing(data: Any) -> list[int]:
-    """Indexes of the choices this chunk finishes."""
-    choices = data.get("choices") if isinstance(data, dict) else None
-    if not isinstance(choices, list):
-        return []
-    return [c.get("index", 0) for c in choices if isinstance(c, dict) and c.get("finish_reason") is not None]
-
-
-def _strip(data: Any, indexes: set[int]) -> tuple[list[int], bool, bool]:
-    """Remove the text of the given choices in place → (stripped indexes, has role, still worth sending)."""
-    choices = data.get("choices") if isinstance(data, dict) else None
-    if not isinstance(choices, list) or not indexes:
-        return [], False, True
-    stripped: list[int] = []
-    kept: list[Any] = []
-    has_role = False
-    for choice in choices:
-        if not isinstance(choice, dict) or choice.get("index", 0) not in indexes:
-            kept.append(choice)
-            continue
-        delta = choice.get("delta")
-        if isinstance(delta, dict):
-            has_role = has_role or bool(delta.get("role"))
-            had_text = bool(delta.pop("content", None))
-            meaningful = any(v is not None for v in delta.values())
-        else:
-            had_text = bool(choice.get("text"))
-            choice["text"] = ""
-            meaningful = False
-        if had_text:
-            stripped.append(choice.get("index", 0))
-        if meaningful or choice.get("finish_reason") is not None or not had_text:
-            kept.append(choice)
-    if len(kept) != len(choices):
-        choices[:] = kept
-    keep = bool(kept) or data.get("usage") is not None or not stripped
-    return stripped, has_role, keep
 
 
 async def guard_stream(
@@ -193,9 +128,10 @@ async def guard_stream(
     sampling_rate: int,
     end_of_stream_only: bool,
     guardrail_name: str,
+    events: EventStream,
 ) -> AsyncGenerator[Any, None]:
     """Yield ``chunks`` in checked windows (see the module docstring); closes ``chunks`` when done."""
-    window = _Window(guardrail_name)
+    window = _Window(guardrail_name, events)
     count = 0
     try:
         async for chunk in chunks:

@@ -14,8 +14,9 @@ from typing import Any, AsyncIterator
 import aiohttp
 import orjson
 
-from ..answers import as_chunks
 from ..errors import UpstreamError
+from ..formats.openai_chat import CHAT
+from ..formats.openai_text import TEXT
 from ..routing.deployment import Deployment
 from .base import BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, scrub
 
@@ -45,9 +46,6 @@ DEFAULT_API_BASES = {
 }
 #: Providers that need an explicit ``api_base``.
 SELF_HOSTED = ("azure", "hosted_vllm", "vllm", "openai_like", "custom_openai", "lm_studio", "ollama_chat", "ollama")
-
-#: litellm_params that shape the HTTP request rather than the body.
-TRANSPORT_PARAMS = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +145,8 @@ class OpenAICompatibleProvider:
                 raw = await resp.read()
             finally:
                 resp.release()
-            return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(_json_object(raw))])
+            chunks = (TEXT if operation == "completion" else CHAT).stream.from_answer(_json_object(raw))
+            return BufferedStream([orjson.dumps(chunk) for chunk in chunks])
         return SSEStream(resp, timeout)
 
 
