@@ -36,14 +36,14 @@ __all__ = ["Endings", "Outcome", "Answered", "Rejected", "Failed", "Streaming"]
 log = logging.getLogger("gatehouse.flow")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answered:
     """A complete answer (after the post_call stage)."""
 
     response: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Rejected:
     """A pre-call hook answered with a string: a 200 in the endpoint's format."""
 
@@ -52,14 +52,14 @@ class Rejected:
     """What failure logging hooks receive (as LiteLLM reports a rejection)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Failed:
     """An error before the first byte (failure hooks already ran: :meth:`Endings.failure`)."""
 
     error: GatewayError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Streaming:
     """A stream whose first frame is ready."""
 
@@ -134,7 +134,9 @@ class Endings:
         assert events is not None
         ended = False
         try:
-            async for frame in relayed.frames():
+            if relayed.first is not None:
+                yield relayed.first
+            async for frame in relayed.rest:
                 yield frame
             ended = True
             call.policy.logging.success(call, relayed.assembled)  # assembled in the background, if anyone listens

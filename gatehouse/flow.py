@@ -13,7 +13,6 @@ wire format it names); the upstream layer is :mod:`gatehouse.upstream`.
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -31,8 +30,6 @@ from .replies import Inbound, Reply
 from .upstream import Upstream
 
 __all__ = ["Flow", "FlowSettings"]
-
-log = logging.getLogger("gatehouse.flow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +53,7 @@ class Flow:
 
     # -- the path ----------------------------------------------------------------
     async def handle(self, endpoint: Endpoint, inbound: Inbound) -> Reply:
+        """Serve one request; whatever happens, it ends in :meth:`Endings.finish`."""
         call = Call(new_call_id(inbound.headers.get("x-litellm-call-id")), endpoint, inbound.route, inbound.headers,
                     self.policies.unauthenticated)
         try:
@@ -68,6 +66,7 @@ class Flow:
             raise
 
     async def _serve(self, call: Call, inbound: Inbound) -> Outcome:
+        """The stages, in order, up to the outcome (errors raise)."""
         endpoint = call.endpoint
         call.auth = await self.auth.authenticate(inbound.headers)  # before the body is even read
         call.policy = self.policies.select(call.auth)

@@ -25,10 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, AsyncGenerator, AsyncIterator, Callable
 
-import orjson
-
 from .call import Call
 from .formats.base import EventStream, Restamper, StreamSummary
+from .formats.sse import json_payload
 from .policy.rules import PostCallRules
 from .policy.stream_hooks import RawFrame, wrap_stream
 from .views import DictView
@@ -38,20 +37,14 @@ __all__ = ["StreamRelay", "Relayed", "encode", "summarise"]
 
 @dataclass(slots=True)
 class Relayed:
-    """A started stream: its frames (the first already produced) and how to assemble its answer."""
+    """A started stream: ``first`` then ``rest`` are its frames, without the format's end of stream
+    (the ending writes it); ``assembled`` builds its answer."""
 
     first: bytes | None
     rest: AsyncGenerator[bytes, None]
     upstream: Any
     assembled: Callable[[], dict[str, Any]]
     """The complete answer for logging hooks (built in the background, only if one listens)."""
-
-    async def frames(self) -> AsyncIterator[bytes]:
-        """Every frame, without the format's end of stream (the ending writes it)."""
-        if self.first is not None:
-            yield self.first
-        async for frame in self.rest:
-            yield frame
 
     async def aclose(self) -> None:
         await self.rest.aclose()
@@ -110,7 +103,7 @@ class StreamRelay:
     ) -> AsyncGenerator[bytes, None]:
         async def chunks() -> AsyncIterator[dict[str, Any]]:
             async for payload in upstream:
-                chunk = _parse(payload)
+                chunk = json_payload(payload)
                 if chunk is not None:
                     summary.observe(chunk)
                     restamp.event(chunk)
@@ -136,14 +129,6 @@ def summarise(events: EventStream, pieces: list[bytes]) -> StreamSummary:
     for event in events.events(b"".join(pieces)):
         summary.observe(event)
     return summary
-
-
-def _parse(payload: bytes) -> dict[str, Any] | None:
-    try:
-        value = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def encode(item: Any, events: EventStream) -> bytes:

@@ -20,6 +20,7 @@ formats pass them through untouched.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, AsyncIterator
 
 import orjson
@@ -35,12 +36,12 @@ from .providers import Providers
 from .providers.base import BufferedStream, UpstreamStream
 from .response_cache import ResponseCache
 from .routing.deployment import Deployment
-from .routing.router import Router
+from .routing.router import Attempt, Router
 
 __all__ = ["Upstream", "Route", "TranslatedStream", "request_tags"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Route:
     """Where a request goes: its model group, the body providers get, its routing tags."""
 
@@ -79,11 +80,7 @@ class Upstream:
 
     async def _call(self, call: Call, route: Route) -> dict[str, Any]:
         call.policy.logging.before_call(call)
-
-        async def attempt(deployment: Deployment) -> dict[str, Any]:
-            answer: dict[str, Any] = await self._attempt(call, route, deployment, stream=False)
-            return answer
-
+        attempt: Attempt[dict[str, Any]] = partial(self._attempt, call, route, stream=False)
         response = await self.router.run(route.model, attempt, tags=route.tags)
         call.endpoint.format.restamp(response, route.model)
         return response
@@ -93,11 +90,7 @@ class Upstream:
         """An open stream from the first deployment that answers (rules checked first when held)."""
         route = self._route(call)
         call.policy.logging.before_call(call)
-
-        async def attempt(deployment: Deployment) -> UpstreamStream:
-            stream: UpstreamStream = await self._attempt(call, route, deployment, stream=True)
-            return stream
-
+        attempt: Attempt[UpstreamStream] = partial(self._attempt, call, route, stream=True)
         return await self.router.run(route.model, attempt, tags=route.tags)
 
     def rules_after_stream(self, call: Call) -> PostCallRules | None:
