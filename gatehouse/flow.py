@@ -75,7 +75,7 @@ class Flow:
         data: dict[str, Any] = {}
         authenticated = False
         try:
-            call.auth = await self.auth.authenticate(inbound.headers)  # before the body is even read
+            call.auth = await self.auth.authenticate(inbound.headers, route=inbound.route, request=inbound)
             call.policy = self.policies.select(call.auth)
             authenticated = True
             body = await self._read(endpoint, inbound)
