@@ -43,7 +43,7 @@ INTERNAL_KEYS = frozenset({
     "include_guardrail_response", "tags", "mock_response", "secret_fields", "litellm_logging_obj", "cache",
 })
 _TRANSPORT = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries",
-                        "mock_response", "mock_delay"})
+                        "mock_response", "mock_delay", "mock_timeout"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ from typing import Sequence
 from ..config.errors import ConfigError
 from ..routing.deployment import Deployment
 from .base import Provider, UploadFile, UpstreamStream
-from .mock import MockProvider
+from .mock import MockProvider, MockTimeoutProvider
 from .openai import DEFAULT_API_BASES, SELF_HOSTED, OpenAICompatibleProvider
+from .text_completion import TextCompletionProvider
 
 __all__ = ["Providers", "Provider", "UploadFile", "UpstreamStream", "SUPPORTED"]
 
@@ -21,12 +22,15 @@ class Providers:
     def __init__(self, deployments: Sequence[Deployment], *, source: str = "") -> None:
         self._openai = OpenAICompatibleProvider()
         self._mock = MockProvider()
+        self._text = TextCompletionProvider(self._openai)
         self._by_id: dict[str, Provider] = {}
         for i, deployment in enumerate(deployments):
             self._by_id[deployment.id] = self._pick(deployment, i, source)
 
     def _pick(self, deployment: Deployment, index: int, source: str) -> Provider:
         key = f"model_list[{index}].litellm_params"
+        if deployment.params.get("mock_timeout") in (True, "true", "True"):
+            return MockTimeoutProvider()
         if deployment.provider == "mock":
             return self._mock
         if deployment.provider not in SUPPORTED:
@@ -38,7 +42,7 @@ class Providers:
             )
         if deployment.provider in SELF_HOSTED and not deployment.api_base:
             raise ConfigError(f"provider '{deployment.provider}' needs an api_base", key=f"{key}.api_base", source=source)
-        return self._openai
+        return self._text if deployment.provider == "text-completion-openai" else self._openai
 
     def __getitem__(self, deployment: Deployment) -> Provider:
         return self._by_id[deployment.id]

@@ -14,10 +14,26 @@ from typing import Any, AsyncIterator
 
 import orjson
 
+from ..errors import GatewayTimeoutError
 from ..routing.deployment import Deployment
 from .base import UploadFile
 
-__all__ = ["MockProvider"]
+__all__ = ["MockProvider", "MockTimeoutProvider"]
+
+
+class MockTimeoutProvider:
+    """``litellm_params.mock_timeout: true`` (LiteLLM's test switch): every call times out after the
+    deployment's timeout, without reaching the upstream."""
+
+    async def close(self) -> None:
+        return None
+
+    async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        await asyncio.sleep(timeout)
+        raise GatewayTimeoutError(f"Upstream request timed out after {timeout:g} s (mock_timeout)")
+
+    async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> Any:
+        return await self.call(operation, body, deployment, timeout)
 
 
 class MockProvider:
