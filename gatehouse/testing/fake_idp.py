@@ -60,7 +60,7 @@ class FakeIdP(ThreadedService):
         now = int(time.time())
         payload = {"iss": issuer or self.issuer, "aud": audience or self.audience, "iat": now,
                    "exp": now + int(expires_in), **claims}
-        signing = None if algorithm == "none" else (self.private_key if key is None else key)
+        signing: Any = None if algorithm == "none" else (self.private_key if key is None else key)
         return jwt.encode(payload, signing, algorithm=algorithm,
                           headers={"kid": kid or self.kid})
 
