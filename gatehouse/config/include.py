@@ -13,17 +13,25 @@ silent overwrite. Included files may include others; a cycle is an error.
 
 ``router_settings.default_litellm_params`` are defaults for every
 deployment's ``litellm_params`` (the deployment's own values win).
+
+``model_info.supported_environments`` (``development``, ``staging``,
+``production``) keeps a deployment only when ``LITELLM_ENVIRONMENT`` is one of
+them, as in LiteLLM; naming environments without setting the variable is an
+error.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
 from .load import read_config_file
 
-__all__ = ["read_with_includes", "apply_default_params"]
+__all__ = ["read_with_includes", "apply_default_params", "for_environment", "ENVIRONMENTS"]
+
+ENVIRONMENTS = ("development", "staging", "production")
 
 MAX_DEPTH = 10
 
@@ -86,3 +94,24 @@ def apply_default_params(model_list: list[dict[str, Any]], router_settings: dict
             entry = {**entry, "litellm_params": {**defaults, **params}}
         merged.append(entry)
     return merged
+
+
+def for_environment(model_list: list[dict[str, Any]], *, source: str) -> list[dict[str, Any]]:
+    """The entries whose ``model_info.supported_environments`` admit ``LITELLM_ENVIRONMENT``."""
+    kept = []
+    current = os.environ.get("LITELLM_ENVIRONMENT")
+    for i, entry in enumerate(model_list):
+        info = entry.get("model_info")
+        wanted = info.get("supported_environments") if isinstance(info, dict) else None
+        if wanted is None:
+            kept.append(entry)
+            continue
+        key = f"model_list[{i}].model_info.supported_environments"
+        if not isinstance(wanted, list) or any(w not in ENVIRONMENTS for w in wanted):
+            raise ConfigError(f"must be a list of {', '.join(ENVIRONMENTS)}", key=key, source=source)
+        if current not in ENVIRONMENTS:
+            raise ConfigError(f"needs LITELLM_ENVIRONMENT set to one of {', '.join(ENVIRONMENTS)} (it is "
+                              f"{'unset' if current is None else repr(current)})", key=key, source=source)
+        if current in wanted:
+            kept.append(entry)
+    return kept

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from .environment import from_config_or_env, origins
 from .errors import ConfigError
-from .include import apply_default_params, read_with_includes
+from .include import apply_default_params, for_environment, read_with_includes
 from .known import check_known
 from .load import apply_environment_variables, resolve_environment
 
@@ -143,7 +143,8 @@ def config_from_mapping(
     return GatewayConfig(
         source=source,
         base_dir=base_dir,
-        model_list=apply_default_params(_model_list(raw, source), router, source=source),
+        model_list=for_environment(apply_default_params(_model_list(raw, source), router, source=source),
+                                   source=source),
         litellm_settings=litellm,
         general_settings=general,
         router_settings=router,

@@ -87,3 +87,25 @@ router_settings:
                      "router_settings.model_group_alias: not implemented by Gatehouse",
                      "litellm_settings.cache_params.type: 'disk': a disk cache is not implemented"):
         assert expected in warnings, warnings
+
+
+def test_supported_environments_select_deployments(tmp_path: Path) -> None:
+    import os
+
+    config = """
+model_list:
+  - {model_name: everywhere, litellm_params: {model: mock/a}}
+  - {model_name: prod-only, litellm_params: {model: mock/b}, model_info: {supported_environments: [production]}}
+  - {model_name: dev-only, litellm_params: {model: mock/c}, model_info: {supported_environments: [development]}}
+"""
+    (tmp_path / "config.yaml").write_text(config)
+    env = {**os.environ, "PYTHONPATH": _package_root(), "LITELLM_ENVIRONMENT": "production"}
+    result = subprocess.run([sys.executable, "-m", "gatehouse", "check-config", "config.yaml"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "model group prod-only" in result.stdout and "model group everywhere" in result.stdout
+    assert "dev-only" not in result.stdout
+    env.pop("LITELLM_ENVIRONMENT")
+    result = subprocess.run([sys.executable, "-m", "gatehouse", "check-config", "config.yaml"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2 and "needs LITELLM_ENVIRONMENT" in result.stderr
