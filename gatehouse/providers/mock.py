@@ -25,6 +25,12 @@ class MockTimeoutProvider:
     """``litellm_params.mock_timeout: true`` (LiteLLM's test switch): every call times out after the
     deployment's timeout, without reaching the upstream."""
 
+    def check(self, deployment: Deployment) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -37,6 +43,12 @@ class MockTimeoutProvider:
 
 
 class MockProvider:
+    def check(self, deployment: Deployment) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 

@@ -14,7 +14,8 @@ from typing import Any, AsyncIterator
 import orjson
 
 from ..routing.deployment import Deployment
-from .base import Provider, UpstreamStream
+from .base import UpstreamStream
+from .openai import OpenAICompatibleProvider
 
 __all__ = ["TextCompletionProvider", "prompt_of"]
 
@@ -82,20 +83,16 @@ class _ChatStream:
         await self._inner.aclose()
 
 
-class TextCompletionProvider:
-    def __init__(self, inner: Provider) -> None:
-        self._inner = inner
+class TextCompletionProvider(OpenAICompatibleProvider):
+    """The OpenAI provider, with chat requests sent to ``/completions`` and answered as chat."""
 
     async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
         if operation != "chat":
-            return await self._inner.call(operation, body, deployment, timeout)
-        answer = await self._inner.call("completion", _completion_body(body), deployment, timeout)
+            return await super().call(operation, body, deployment, timeout)
+        answer = await super().call("completion", _completion_body(body), deployment, timeout)
         return _chat_answer(answer, chunk=False)
 
     async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> Any:
         if operation != "chat":
-            return await self._inner.stream(operation, body, deployment, timeout)
-        return _ChatStream(await self._inner.stream("completion", _completion_body(body), deployment, timeout))
-
-    async def close(self) -> None:
-        return None  # the inner provider is closed by its owner
+            return await super().stream(operation, body, deployment, timeout)
+        return _ChatStream(await super().stream("completion", _completion_body(body), deployment, timeout))
