@@ -68,7 +68,7 @@ class Flow:
     async def _serve(self, call: Call, inbound: Inbound) -> Outcome:
         """The stages, in order, up to the outcome (errors raise)."""
         endpoint = call.endpoint
-        call.auth = await self.auth.authenticate(inbound.headers)  # before the body is even read
+        call.auth = await self.auth.authenticate(inbound.headers, route=inbound.route, request=inbound)
         call.policy = self.policies.select(call.auth)
         body = await self._read(endpoint, inbound)
         if inbound.path_model:

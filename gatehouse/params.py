@@ -43,4 +43,5 @@ CREDENTIAL_PARAMS = frozenset({
 
 TRANSPORT_PARAMS = frozenset({
     "api_version", "organization", "extra_headers", "stream_timeout", "max_retries", "mock_response", "mock_delay",
+    "mock_timeout",
 })

@@ -5,8 +5,9 @@
     app        app                                             (the composition root)
     flow       flow, endings, relay, replies                   (the request path and its endings)
     upstream | policy   upstream, response_cache, policy.*, guardrails.*, plugins.*
-    request    endpoints, call                                 (the rows and the per-request state)
+    call       call                                            (the per-request state)
     routing | providers   routing.*, providers.*, auth.*, pricing.*
+    endpoints  endpoints                                       (the table: each row names its format)
     formats    formats.*                                       (wire formats: pure translation)
     values     errors, params, views, metrics, background, logs, config.*, cache.*
 
@@ -24,8 +25,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gatehouse"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [  # bottom to top
     ("values", ("errors", "params", "views", "metrics", "background", "logs", "config", "cache")),
     ("formats", ("formats",)),
+    ("endpoints", ("endpoints",)),
     ("routing | providers", ("routing", "providers", "auth", "pricing")),
-    ("request", ("endpoints", "call")),
+    ("call", ("call",)),
     ("upstream | policy", ("upstream", "response_cache", "policy", "guardrails", "plugins")),
     ("flow", ("flow", "endings", "relay", "replies")),
     ("app", ("app",)),
