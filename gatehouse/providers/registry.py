@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Callable, Mapping
 
+from .anthropic import AnthropicProvider
 from .base import Provider
 from .mock import MockProvider
 from .openai import DEFAULT_API_BASES, SELF_HOSTED, OpenAICompatibleProvider
@@ -20,5 +21,6 @@ ProviderFactory = Callable[[], Provider]
 
 REGISTRY: Mapping[str, ProviderFactory] = MappingProxyType({
     "mock": MockProvider,
+    "anthropic": AnthropicProvider,
     **{name: OpenAICompatibleProvider for name in (*DEFAULT_API_BASES, *SELF_HOSTED)},
 })

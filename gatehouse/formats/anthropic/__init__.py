@@ -37,14 +37,14 @@ from __future__ import annotations
 
 from .content import convert_messages, image_source
 from .models import DEFAULT_MAX_TOKENS, ModelTraits, model_traits
-from .request import (JSON_TOOL_NAME, THINKING_BUDGETS, AnthropicRequest, UnsupportedParamsError,
-                      to_anthropic_request)
+from .request import (JSON_TOOL_NAME, NATIVE, THINKING_BUDGETS, AnthropicRequest, UnsupportedParamsError,
+                      is_request_field, to_anthropic_request)
 from .response import FINISH_REASONS, error_from_anthropic, finish_reason, openai_usage, to_openai_response
 from .stream import SSEDecoder, StreamTranslator
 
 __all__ = [
     "AnthropicRequest", "to_anthropic_request", "UnsupportedParamsError", "JSON_TOOL_NAME", "THINKING_BUDGETS",
-    "convert_messages", "image_source", "ModelTraits", "model_traits", "DEFAULT_MAX_TOKENS",
+    "NATIVE", "is_request_field", "convert_messages", "image_source", "ModelTraits", "model_traits", "DEFAULT_MAX_TOKENS",
     "FINISH_REASONS", "finish_reason", "openai_usage", "to_openai_response", "error_from_anthropic",
     "SSEDecoder", "StreamTranslator",
 ]

@@ -17,7 +17,7 @@ from .content import convert_messages
 from .models import DEFAULT_MAX_TOKENS, ModelTraits, model_traits
 
 __all__ = ["AnthropicRequest", "to_anthropic_request", "UnsupportedParamsError", "JSON_TOOL_NAME",
-           "THINKING_BUDGETS"]
+           "THINKING_BUDGETS", "NATIVE", "is_request_field"]
 
 #: The forced tool that carries ``response_format`` answers (LiteLLM's name).
 JSON_TOOL_NAME = "json_tool_call"
@@ -109,6 +109,11 @@ def _check_fields(body: Mapping[str, Any], provider: str, model: str, drop: bool
                    if value is not None and key not in allowed and not _accepted(key, value)]
     if unsupported and not drop:
         raise UnsupportedParamsError(provider, unsupported, model)
+
+
+def is_request_field(key: str) -> bool:
+    """Whether :func:`to_anthropic_request` reads ``key`` (for some value)."""
+    return key in _TRANSLATED or key in NATIVE or key in _NOT_BODY or key in ("n", "logprobs", "store", "service_tier")
 
 
 def _accepted(key: str, value: Any) -> bool:
