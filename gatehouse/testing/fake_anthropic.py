@@ -31,7 +31,18 @@ from .fake_answers import RecordedRequest
 from .fake_anthropic_answers import Script, error_body, message, stream_events, validate
 from .service import ThreadedService, serve_until_signal
 
-__all__ = ["FakeAnthropic", "Script", "main"]
+__all__ = ["FakeAnthropic", "Script", "anthropic_model_config", "main"]
+
+#: The key :func:`anthropic_model_config` configures (and a fake started with it requires).
+FAKE_ANTHROPIC_KEY = "sk-ant-fake-key-0000"
+
+
+def anthropic_model_config(url: str, model_name: str = "claude", model: str = "claude-sonnet-4-5",
+                           **params: Any) -> dict[str, Any]:
+    """A ``model_list`` entry for an ``anthropic/`` deployment at the fake on ``url``;
+    ``params`` are added to (or override) its ``litellm_params``."""
+    return {"model_name": model_name, "litellm_params": {
+        "model": f"anthropic/{model}", "api_base": url, "api_key": FAKE_ANTHROPIC_KEY, **params}}
 
 
 class FakeAnthropic(ThreadedService):
