@@ -129,6 +129,9 @@ class FakeAnthropic(ThreadedService):
         if script.delay:
             await asyncio.sleep(script.delay)
         if script.status is not None:
+            if script.raw is not None:  # an error page from something in front of the API
+                return web.Response(status=script.status, body=script.raw.encode(), headers=script.headers,
+                                    content_type=script.content_type or "text/html")
             return _json(script.status, error_body(script.error_type, script.error_message, f"req_{rid}"),
                          script.headers)
         if script.raw is not None and not body.get("stream"):
