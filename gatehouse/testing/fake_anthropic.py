@@ -124,8 +124,8 @@ class FakeAnthropic(ThreadedService):
         script, number = self._take(rec)
         rid = f"fake_{number}"
         refused = self._refuse(request, body)
-        if refused is not None:
-            return refused
+        if refused is not None or not isinstance(body, dict):
+            return refused or _json(400, error_body("invalid_request_error", "the body must be a JSON object"), {})
         if script.delay:
             await asyncio.sleep(script.delay)
         if script.status is not None:

@@ -240,6 +240,7 @@ def stream_events(body: dict[str, Any], script: Script, rid: str) -> list[dict[s
 
 def _block_events(index: int, block: dict[str, Any], script: Script) -> list[dict[str, Any]]:
     kind = block["type"]
+    head: dict[str, Any]
     if kind == "text":
         head = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": piece}
