@@ -54,9 +54,9 @@ class SSEDecoder:
         self._buffer = b""
 
     def feed(self, piece: bytes) -> list[bytes]:
-        if b"\r" in piece:
-            piece = piece.replace(b"\r\n", b"\n")
         buffer = self._buffer + piece if self._buffer else piece
+        if b"\r" in piece:  # after joining: a CRLF may be split between two pieces
+            buffer = buffer.replace(b"\r\n", b"\n")
         events = buffer.split(b"\n\n")
         self._buffer = events.pop()
         return [data for data in map(_data, events) if data is not None]
