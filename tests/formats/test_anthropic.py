@@ -223,3 +223,24 @@ def test_malformed_requests_name_the_field() -> None:
         to_anthropic_request({"model": "m", "messages": [{"role": "tool", "content": "x"}]})
     with pytest.raises(BadRequestError, match="audio"):
         to_anthropic_request({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]})
+
+
+def test_request_options_of_litellm() -> None:
+    base = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}]}
+    body = to_anthropic_request({**base, "temperature": 0.3, "seed": 3, "additional_drop_params": ["temperature", "seed"]}).body
+    assert "temperature" not in body and "seed" not in body
+    assert to_anthropic_request({**base, "seed": 3, "allowed_openai_params": ["seed"]}).body["seed"] == 3
+    assert "seed" not in to_anthropic_request({**base, "seed": 3, "drop_params": True}).body
+    search = to_anthropic_request({**base, "web_search_options": {"search_context_size": "high"}}).body["tools"]
+    assert search == [{"type": "web_search_20250305", "name": "web_search", "max_uses": 10}]
+
+
+def test_file_parts_become_documents() -> None:
+    request = to_anthropic_request({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"}},
+        {"type": "file", "file": {"file_id": "file_123"}}]}]})
+    assert request.body["messages"][0]["content"] == [
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"},
+         "title": "a.pdf"},
+        {"type": "document", "source": {"type": "file", "file_id": "file_123"}}]
+    assert request.betas == ["files-api-2025-04-14"]

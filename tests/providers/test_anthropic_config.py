@@ -90,6 +90,9 @@ def test_anthropic_beta_from_client_and_deployment(fake: FakeAnthropic, gateway:
     assert fake.requests[-1].headers["anthropic-beta"] == "a-1,b-2"
     ask(gw, "claude-plain")
     assert "anthropic-beta" not in fake.requests[-1].headers
+    ask(gw, messages=[{"role": "user", "content": [{"type": "file", "file": {"file_id": "file_1"}}]}],
+        extra_headers={"anthropic-beta": "context-1m-2025-08-07"})  # the body needs a beta of its own
+    assert fake.requests[-1].headers["anthropic-beta"] == "context-1m-2025-08-07,files-api-2025-04-14"
     ask(gw, "claude-plain", extra_body={"extra_headers": {"x-api-key": "stolen", "x-trace": "t1"}})
     assert fake.requests[-1].headers["x-api-key"] == FAKE_ANTHROPIC_KEY  # a client cannot replace the key
     assert fake.requests[-1].headers["x-trace"] == "t1" and "extra_headers" not in fake.requests[-1].json
