@@ -54,6 +54,8 @@ class FakeAnthropic(ThreadedService):
         """``require_api_key``: answer 401 unless ``x-api-key`` (or a bearer token) is this key."""
         self.require_api_key = require_api_key
         self.requests: list[RecordedRequest] = []
+        self.cancelled = 0
+        """Streams whose client left before the last event was written."""
         self._queue: list[dict[str, Any]] = []
         self._default: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -85,6 +87,7 @@ class FakeAnthropic(ThreadedService):
             self._queue.clear()
             self._default = {}
             self.requests.clear()
+            self.cancelled = 0
 
     def bodies(self) -> list[Any]:
         """The parsed bodies received so far."""
@@ -137,7 +140,12 @@ class FakeAnthropic(ThreadedService):
         if script.raw is not None and not body.get("stream"):
             return web.Response(body=script.raw.encode(), content_type=script.content_type or "application/json")
         if body.get("stream") is True and not script.ignore_stream:
-            return await _stream(request, body, script, rid)
+            try:
+                return await _stream(request, body, script, rid)
+            except (asyncio.CancelledError, ConnectionError):
+                with self._lock:
+                    self.cancelled += 1
+                raise
         return _json(200, orjson.dumps(message(body, script, rid)), script.headers)
 
     def _refuse(self, request: web.Request, body: Any) -> web.Response | None:

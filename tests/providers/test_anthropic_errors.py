@@ -29,7 +29,8 @@ def gw(fake: FakeAnthropic, gateway: Callable[..., GatewayProcess]) -> GatewayPr
     return gateway({
         "model_list": [anthropic_model_config(fake.url),
                        anthropic_model_config(fake.url, model_name="claude-lenient", drop_params=True),
-                       anthropic_model_config(fake.url, model_name="claude-wrong-key", api_key="sk-ant-wrong")],
+                       anthropic_model_config(fake.url, model_name="claude-wrong-key", api_key="sk-ant-wrong"),
+                       anthropic_model_config(fake.url, model_name="claude-impatient", timeout=0.3)],
         "router_settings": {"num_retries": 0, "disable_cooldowns": True},
     })
 
@@ -162,3 +163,10 @@ def test_other_endpoints_are_refused(gw: GatewayProcess) -> None:
     response = httpx.post(gw.api_base + "/embeddings", json={"model": "claude", "input": "hi"}, timeout=30)
     assert response.status_code == 400
     assert "chat completions only" in response.json()["error"]["message"]
+
+
+def test_a_slow_answer_is_a_504(client: openai.OpenAI, fake: FakeAnthropic) -> None:
+    fake.queue(delay=2)
+    with pytest.raises(openai.APIStatusError, match="timed out") as caught:
+        ask(client, "claude-impatient")
+    assert caught.value.status_code == 504

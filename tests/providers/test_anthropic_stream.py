@@ -202,3 +202,12 @@ def test_upstream_that_ignores_stream_is_converted(client: openai.OpenAI, fake: 
     fake.queue(ignore_stream=True, text="whole answer")
     received = chunks(client)
     assert text_of(received) == "whole answer" and received[-1].choices[0].finish_reason == "stop"
+
+
+def test_a_client_that_leaves_closes_the_anthropic_stream(client: openai.OpenAI, fake: FakeAnthropic) -> None:
+    fake.queue(chunk_delay=0.2)
+    stream = client.chat.completions.create(model="claude", messages=USER, stream=True)  # type: ignore[arg-type]
+    first = next(iter(stream))
+    assert first.choices[0].delta.content == "Hello! "
+    stream.close()
+    assert fake.wait_until(lambda: fake.cancelled == 1, timeout=10)
