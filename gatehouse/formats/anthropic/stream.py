@@ -69,10 +69,16 @@ class SSEDecoder:
 
 
 def _data(event: bytes) -> bytes | None:
-    lines = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
+    at = event.find(b"data:")
+    if at < 0:
+        return None
+    if (at == 0 or event[at - 1] == 0x0A) and event.find(b"\n", at) < 0:  # one data line, the last: Anthropic's shape
+        value = event[at + 5:]
+        return value[1:] if value[:1] == b" " else value
+    lines = [line[5:] for line in event.split(b"\n") if line.startswith(b"data:")]
     if not lines:
         return None
-    return lines[0] if len(lines) == 1 else b"\n".join(lines)
+    return b"\n".join(line[1:] if line[:1] == b" " else line for line in lines)
 
 
 class StreamTranslator:
@@ -113,6 +119,8 @@ class StreamTranslator:
             raise self._broken("an event that is not JSON") from None
         if not isinstance(event, dict):
             raise self._broken("an event that is not a JSON object")
+        if event.get("type") == "content_block_delta":  # the hot path: skip the dispatch
+            return self._delta(event)
         return self.event(event)
 
     def event(self, event: Mapping[str, Any]) -> list[bytes]:
