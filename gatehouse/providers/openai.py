@@ -269,6 +269,7 @@ def _scrub(text: str, api_key: str | None) -> str:
 
 
 def _upstream_error(status: int, raw: bytes, headers: Any, api_key: str | None) -> UpstreamError:
+    """The upstream's error, every field the client or the log sees scrubbed of the deployment's key."""
     message, etype, param = f"Upstream answered HTTP {status}", None, None
     try:
         body = orjson.loads(raw) if raw else None
@@ -283,8 +284,13 @@ def _upstream_error(status: int, raw: bytes, headers: Any, api_key: str | None) 
         message = err
     elif isinstance(body, dict) and isinstance(body.get("detail"), str):
         message = body["detail"]
-    kept = {"retry-after": headers["retry-after"]} if "retry-after" in headers else {}
-    return UpstreamError(_scrub(str(message), api_key), status=status, type=etype, param=param, headers=kept)
+    kept = {"retry-after": _scrub(headers["retry-after"], api_key)} if "retry-after" in headers else {}
+    return UpstreamError(_scrub(str(message), api_key), status=status, type=_scrub_opt(etype, api_key),
+                         param=_scrub_opt(param, api_key), headers=kept)
+
+
+def _scrub_opt(text: str | None, api_key: str | None) -> str | None:
+    return None if text is None else _scrub(text, api_key)
 
 
 def _unavailable(exc: BaseException, api_key: str | None) -> UpstreamUnavailableError:
