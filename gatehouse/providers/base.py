@@ -9,12 +9,95 @@ never contain the deployment's ``api_key``.
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, TypeVar
 
+import aiohttp
+
+from ..errors import GatewayError, GatewayTimeoutError, UpstreamError, UpstreamUnavailableError, redact_hosts
 from ..routing.deployment import Deployment
 
-__all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream"]
+__all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream", "DeploymentProblem",
+           "map_provider_errors", "scrub", "scrub_error"]
+
+
+class DeploymentProblem(Exception):
+    """A deployment a provider cannot serve as configured (raised by ``Provider.check``).
+
+    ``field`` is the ``litellm_params`` key at fault (or ``None`` for the entry
+    as a whole); start-up stops with one line naming the deployment and field.
+    The message names environment variables, never their values.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret replaced by ``[REDACTED]``."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+E = TypeVar("E", bound=GatewayError)
+
+
+def scrub_error(error: E, secrets: Iterable[str | None]) -> E:
+    """``error`` with every secret replaced in every field a client or a log sees
+    (message, type, param, header values, extra fields); changed in place, returned."""
+    kept: tuple[str, ...] = tuple(s for s in secrets if s)
+    if not kept:
+        return error
+    error.message = scrub(error.message, kept)
+    error.args = (error.message,)
+    for name in ("type", "param"):
+        value = getattr(error, name, None)
+        if isinstance(value, str):
+            setattr(error, name, scrub(value, kept))
+    error.headers = {k: scrub(str(v), kept) for k, v in error.headers.items()}
+    error.extra = _scrub_value(error.extra, kept)
+    return error
+
+
+def _scrub_value(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {k: _scrub_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, secrets) for v in value]
+    return value
+
+
+@contextmanager
+def map_provider_errors(timeout: float, secrets: Iterable[str | None] = (), *, streaming: bool = False) -> Iterator[None]:
+    """The one boundary where transport failures become :mod:`gatehouse.errors`.
+
+    A timeout → ``GatewayTimeoutError``; a refused/reset/DNS failure before
+    the answer → ``UpstreamUnavailableError``; a connection that breaks while a
+    stream is being read (``streaming=True``) → a 502 ``UpstreamError``.
+    Gateway errors raised inside pass through with ``secrets`` scrubbed from
+    every field. Messages never carry ``secrets`` or host names.
+    """
+    try:
+        yield
+    except GatewayError as error:
+        scrub_error(error, secrets)
+        raise
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        what = "stream stalled for more than" if streaming else "request timed out after"
+        raise GatewayTimeoutError(f"Upstream {what} {timeout:g} s") from None
+    except aiohttp.ClientError as exc:
+        if streaming:
+            raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
+        reason = scrub(redact_hosts(str(exc) or type(exc).__name__), secrets)
+        raise UpstreamUnavailableError(f"Upstream unavailable: {reason}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +156,24 @@ class BufferedStream:
 
 
 class Provider(Protocol):
+    """One instance per provider class per gateway process, shared by its deployments.
+
+    Requests and answers are in the OpenAI format whatever the provider speaks:
+    ``body`` is the OpenAI request for ``operation`` (``chat``, ``completion``,
+    ``embedding``, ...); ``call`` returns the OpenAI answer; a stream yields
+    OpenAI ``chat.completion.chunk`` payloads. A translating provider converts
+    through its module in :mod:`gatehouse.formats`.
+    """
+
+    def check(self, deployment: Deployment) -> None:
+        """At start-up: raise :class:`DeploymentProblem` if ``deployment`` cannot be served
+        (missing credential, unsupported setting). Reads credentials once."""
+        ...
+
+    async def start(self) -> None:
+        """After start-up checks, inside the running loop (background credential refresh)."""
+        ...
+
     async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
         """One non-streaming call; the provider's JSON answer."""
         ...

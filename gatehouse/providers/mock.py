@@ -21,6 +21,12 @@ __all__ = ["MockProvider"]
 
 
 class MockProvider:
+    def check(self, deployment: Deployment) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 

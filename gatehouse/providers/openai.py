@@ -15,9 +15,9 @@ import aiohttp
 import orjson
 
 from ..answers import as_chunks
-from ..errors import GatewayTimeoutError, UpstreamError, UpstreamUnavailableError, redact_hosts
+from ..errors import UpstreamError
 from ..routing.deployment import Deployment
-from .base import BufferedStream, UploadFile
+from .base import BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, scrub, scrub_error
 
 __all__ = ["OpenAICompatibleProvider", "DEFAULT_API_BASES"]
 
@@ -77,6 +77,13 @@ class OpenAICompatibleProvider:
         self._targets: dict[str, _Target] = {}
         self._connect_timeout = connect_timeout
 
+    def check(self, deployment: Deployment) -> None:
+        if deployment.provider in SELF_HOSTED and not deployment.api_base:
+            raise DeploymentProblem(f"provider '{deployment.provider}' needs an api_base", "api_base")
+
+    async def start(self) -> None:
+        return None
+
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300)
@@ -100,17 +107,13 @@ class OpenAICompatibleProvider:
         target = self._target(deployment)
         url = target.base + PATHS[operation] + target.query
         data, headers = _encode(body, target)
-        try:
+        with map_provider_errors(timeout, (target.api_key,)):
             async with self._client().post(
                 url, data=data, headers=headers, timeout=target.timeout(timeout, stream=False, connect=self._connect_timeout)
             ) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
                     raise _upstream_error(resp.status, raw, resp.headers, target.api_key)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise GatewayTimeoutError(f"Upstream request timed out after {timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise _unavailable(exc, target.api_key) from None
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -127,14 +130,10 @@ class OpenAICompatibleProvider:
         target = self._target(deployment)
         url = target.base + PATHS[operation] + target.query
         data, headers = _encode(body, target)
-        try:
+        with map_provider_errors(timeout, (target.api_key,)):
             resp = await self._client().post(
                 url, data=data, headers=headers, timeout=target.timeout(timeout, stream=True, connect=self._connect_timeout)
             )
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise GatewayTimeoutError(f"Upstream request timed out after {timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise _unavailable(exc, target.api_key) from None
         if resp.status >= 400:
             try:
                 raw = await resp.read()
@@ -166,7 +165,7 @@ class SSEStream:
 
     async def _events(self) -> AsyncIterator[bytes]:
         buffer = b""
-        try:
+        with map_provider_errors(self._timeout, streaming=True):
             async for piece in self._resp.content.iter_any():
                 if b"\r" in piece:
                     piece = piece.replace(b"\r\n", b"\n")
@@ -180,10 +179,6 @@ class SSEStream:
                         self._done = True
                         return
                     yield payload
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise GatewayTimeoutError(f"Upstream stream stalled for more than {self._timeout:g} s") from None
-        except aiohttp.ClientError:
-            raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
         tail = _event_payload(buffer.strip()) if buffer.strip() else None
         if tail is not None and tail != b"[DONE]":
             yield tail
@@ -191,13 +186,9 @@ class SSEStream:
 
     async def pieces(self) -> AsyncIterator[bytes]:
         """The answer's bytes as they arrive (events unsplit)."""
-        try:
+        with map_provider_errors(self._timeout, streaming=True):
             async for piece in self._resp.content.iter_any():
                 yield piece
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise GatewayTimeoutError(f"Upstream stream stalled for more than {self._timeout:g} s") from None
-        except aiohttp.ClientError:
-            raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
         self._done = True
 
     async def aclose(self) -> None:
@@ -262,12 +253,6 @@ def _encode(body: dict[str, Any], target: _Target) -> tuple[Any, dict[str, str]]
     return orjson.dumps(body), target.json_headers
 
 
-def _scrub(text: str, api_key: str | None) -> str:
-    if api_key and api_key in text:
-        text = text.replace(api_key, "[REDACTED]")
-    return text
-
-
 def _upstream_error(status: int, raw: bytes, headers: Any, api_key: str | None) -> UpstreamError:
     """The upstream's error, every field the client or the log sees scrubbed of the deployment's key."""
     message, etype, param = f"Upstream answered HTTP {status}", None, None
@@ -284,15 +269,6 @@ def _upstream_error(status: int, raw: bytes, headers: Any, api_key: str | None) 
         message = err
     elif isinstance(body, dict) and isinstance(body.get("detail"), str):
         message = body["detail"]
-    kept = {"retry-after": _scrub(headers["retry-after"], api_key)} if "retry-after" in headers else {}
-    return UpstreamError(_scrub(str(message), api_key), status=status, type=_scrub_opt(etype, api_key),
-                         param=_scrub_opt(param, api_key), headers=kept)
+    kept = {"retry-after": headers["retry-after"]} if "retry-after" in headers else {}
+    return scrub_error(UpstreamError(str(message), status=status, type=etype, param=param, headers=kept), (api_key,))
 
-
-def _scrub_opt(text: str | None, api_key: str | None) -> str | None:
-    return None if text is None else _scrub(text, api_key)
-
-
-def _unavailable(exc: BaseException, api_key: str | None) -> UpstreamUnavailableError:
-    reason = _scrub(redact_hosts(str(exc) or type(exc).__name__), api_key)
-    return UpstreamUnavailableError(f"Upstream unavailable: {reason}")
