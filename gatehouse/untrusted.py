@@ -45,8 +45,7 @@ CREDENTIAL_HEADERS = frozenset({
     "ocp-apim-subscription-key",
 })
 #: A header whose name contains one of these words is taken to carry a credential too.
-_CREDENTIAL_WORDS = ("key", "token", "secret", "password", "passwd", "auth", "session", "signature", "credential",
-                     "cookie")
+_CREDENTIAL_WORDS = re.compile("key|token|secret|password|passwd|auth|session|signature|credential|cookie")
 #: ``metadata`` keys only the gateway writes (``user_api_key*`` as a prefix, too).
 GATEWAY_METADATA_KEYS = frozenset({
     "applied_guardrails", "standard_logging_guardrail_information", "gatehouse_rate_limit", "headers", "endpoint",
@@ -60,7 +59,7 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 def is_credential_header(name: str) -> bool:
     """Whether a (lower-case) header name carries a credential."""
-    return name in CREDENTIAL_HEADERS or any(word in name for word in _CREDENTIAL_WORDS)
+    return name in CREDENTIAL_HEADERS or _CREDENTIAL_WORDS.search(name) is not None
 
 
 def valid_utf8(text: str) -> str:
@@ -69,6 +68,8 @@ def valid_utf8(text: str) -> str:
     Header values reach Python with bytes that are not UTF-8 kept as lone
     surrogates (``surrogateescape``); such a string cannot be serialised.
     """
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -80,8 +81,13 @@ def hook_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The inbound headers for hooks: lower-case names, credentials masked, valid UTF-8."""
     out: dict[str, str] = {}
     for name, value in headers.items():
-        low = valid_utf8(name.lower())
-        out[low] = MASKED if is_credential_header(low) else valid_utf8(value)
+        low = name.lower()
+        if not low.isascii():
+            low = valid_utf8(low)
+        if low in CREDENTIAL_HEADERS or _CREDENTIAL_WORDS.search(low) is not None:
+            out[low] = MASKED
+        else:
+            out[low] = value if value.isascii() else valid_utf8(value)
     return out
 
 
