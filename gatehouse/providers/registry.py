@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 from .base import Provider
 from .mock import MockProvider
 from .openai import DEFAULT_API_BASES, SELF_HOSTED, OpenAICompatibleProvider
+from .text_completion import TextCompletionProvider
 
 __all__ = ["REGISTRY", "ProviderFactory"]
 
@@ -21,4 +22,5 @@ ProviderFactory = Callable[[], Provider]
 REGISTRY: Mapping[str, ProviderFactory] = MappingProxyType({
     "mock": MockProvider,
     **{name: OpenAICompatibleProvider for name in (*DEFAULT_API_BASES, *SELF_HOSTED)},
+    "text-completion-openai": TextCompletionProvider,  # chat requests go to /completions
 })
