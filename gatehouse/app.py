@@ -7,6 +7,7 @@ build their own :class:`Gateway`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -90,7 +91,7 @@ class Gateway:
             auth=self.auth, router=self.router, providers=self.providers, policies=self.policies,
             rules=self.rules,
             guardrail_names=frozenset(c.name for c in self.guardrail_configs),
-            check_guardrails=check_requested,
+            check_guardrails=functools.partial(check_requested, configs={c.name: c for c in self.guardrail_configs}),
             metrics=self.metrics,
             responses=self.response_cache,
             settings=FlowSettings(

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import orjson
 
 from .auth.authenticate import Authenticator
-from .call import Call, Rejection, new_call_id
+from .call import Call, Rejection, client_correlation_id, new_call_id
 from .endpoints import Endpoint, validate_body
 from .errors import (AuthenticationError, BadRequestError, GatewayError, InternalError, InvalidJSONError,
                      from_exception, render)
@@ -32,6 +32,8 @@ from .replies import Inbound, JsonReply, Reply, StreamReply
 from .response_cache import ResponseCache
 from .routing.router import Router
 from .streaming import ClientDisconnected
+from .untrusted import safe_headers, strip_gateway_owned
+from .usage import USAGE_OPERATIONS, ask_for_usage
 
 __all__ = ["Flow", "FlowSettings", "INTERNAL_KEYS"]
 
@@ -71,7 +73,8 @@ class Flow:
 
     # -- the path ----------------------------------------------------------------
     async def handle(self, endpoint: Endpoint, inbound: Inbound) -> Reply:
-        call = Call(new_call_id(inbound.headers.get("x-litellm-call-id")), endpoint, inbound.route, inbound.headers)
+        call = Call(new_call_id(), endpoint, inbound.route, inbound.headers)
+        call.trace_id = client_correlation_id(inbound.headers)
         data: dict[str, Any] = {}
         authenticated = False
         try:
@@ -129,11 +132,13 @@ class Flow:
         self.auth.check_model_access(auth, call.model)
         if self.guardrail_names or "guardrails" in body:
             self.check_guardrails(body, self.guardrail_names)
+        found = body.get("metadata")
+        if isinstance(found, dict) and found:
+            strip_gateway_owned(found)  # gateway-owned fields are overwritten, never merged
         if not call.policy.decorate:
             return body
         call.auth = auth.for_request(end_user_id=body.get("user"), route=call.route)
-        headers = {k.lower(): v for k, v in call.headers.items()}
-        found = body.get("metadata")
+        headers = call.visible_headers()
         metadata: dict[str, Any] = found if isinstance(found, dict) else {}
         metadata.update(call.auth.logging_fields())
         metadata.update(headers=headers, endpoint=call.route, call_type=endpoint.call_type)
@@ -141,8 +146,8 @@ class Flow:
             metadata["tags"] = body["tags"]
         body["metadata"] = metadata
         body["litellm_call_id"] = call.id
-        body["litellm_trace_id"] = headers.get("x-litellm-trace-id") or call.id
-        body["proxy_server_request"] = {"url": call.route, "method": "POST", "headers": headers}
+        body["litellm_trace_id"] = call.trace_id or call.id
+        body["proxy_server_request"] = {"url": call.route, "method": "POST", "headers": dict(headers)}
         return body
 
     # -- the upstream call -----------------------------------------------------
@@ -212,6 +217,8 @@ class Flow:
 
     async def _open_stream(self, call: Call, data: dict[str, Any]) -> Any:
         model, body, tags = self._route(call, data)
+        if call.policy.logging.active and call.endpoint.operation in USAGE_OPERATIONS:  # spend, limits, logs count it
+            call.hide_usage = not ask_for_usage(body)
         call.policy.logging.before_call(call, data)
         hold = self.settings.hold_stream_for_rules and bool(self.rules) and call.endpoint.post_call_rules
 
@@ -257,9 +264,9 @@ class Flow:
         call.policy.logging.success(call, data, response)
         self._count(call, 200)
         if _guardrails_acted(data) and log.isEnabledFor(logging.INFO):  # a rewrite or a fail-open pass
-            log.info("call %s %s → 200 guardrails: %s", call.id, call.route, _guardrail_records(data))
+            log.info("call %s %s → 200 guardrails: %s", call.label, call.route, _guardrail_records(data))
         elif log.isEnabledFor(logging.DEBUG):
-            log.debug("call %s %s → 200 model=%s deployment=%s guardrails: %s trace: %s", call.id, call.route,
+            log.debug("call %s %s → 200 model=%s deployment=%s guardrails: %s trace: %s", call.label, call.route,
                       call.model, call.deployment_id, _guardrail_records(data) or "none", call.trace_text() or "no hooks")
         return JsonReply(200, orjson.dumps(response), self._headers(call, data))
 
@@ -280,7 +287,7 @@ class Flow:
     async def _fail(self, call: Call, data: dict[str, Any], exc: BaseException, authenticated: bool) -> JsonReply:
         error = from_exception(exc)
         if not isinstance(exc, GatewayError):
-            log.error("call %s: internal error", call.id, exc_info=exc)
+            log.error("call %s: internal error", call.label, exc_info=exc)
             error = InternalError(f"Internal server error (call id {call.id})")
         if authenticated and call.policy.pipeline.failure:
             error = await call.policy.pipeline.run_failure(call, data, error, exc)
@@ -292,7 +299,8 @@ class Flow:
             call.policy.logging.failure(call, data, error)
         self._count(call, error.status)
         status, body, error_headers = render(error, call_id=call.id, include_call_id=self.settings.include_call_id_in_error_body)
-        headers.update(error_headers)
+        if error_headers:
+            headers.update(safe_headers(error_headers.items()))
         return JsonReply(status, body, headers)
 
     def _count(self, call: Call, status: int) -> None:
@@ -307,19 +315,22 @@ class Flow:
             trace = f" trace: {call.trace_text()}" if call.trace else ""
             records = _guardrail_records(call.data) if call.data else ""
             guardrails = f" guardrails: {records}" if records else ""
-            log.info("call %s %s → %s %s: %s%s%s", call.id, call.route, error.status, error.error_type, error.message,
+            log.info("call %s %s → %s %s: %s%s%s", call.label, call.route, error.status, error.error_type, error.message,
                      guardrails, trace)
 
     def _headers(self, call: Call, data: dict[str, Any]) -> dict[str, str]:
+        """The gateway's response headers; values never carry a control character (CR/LF would split the answer)."""
         headers = {"x-litellm-call-id": call.id}
         if call.deployment_id is not None:
             headers["x-litellm-model-id"] = call.deployment_id
-        metadata = data.get("metadata")
-        if isinstance(metadata, dict) and metadata.get("applied_guardrails"):
-            headers["x-litellm-applied-guardrails"] = ",".join(metadata["applied_guardrails"])
-        if call.response_headers:
-            headers.update(call.response_headers)
-        return headers
+        metadata = data.get("metadata") if call.policy is not None and call.policy.decorate else None
+        applied = metadata.get("applied_guardrails") if isinstance(metadata, dict) else None
+        if applied and isinstance(applied, list):
+            headers["x-litellm-applied-guardrails"] = ",".join(str(name) for name in applied)
+        elif not call.response_headers:
+            return headers  # the gateway's own ids only: nothing to clean
+        headers.update(call.response_headers)
+        return safe_headers(headers.items())
 
 
 _QUIET_STATUSES = frozenset({"success", "not_run"})

@@ -17,7 +17,7 @@ import orjson
 from ..answers import as_chunks
 from ..errors import UpstreamError
 from ..routing.deployment import Deployment
-from .base import BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, scrub
+from .base import BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, scrub, scrub_error
 
 __all__ = ["OpenAICompatibleProvider", "DEFAULT_API_BASES"]
 
@@ -254,6 +254,7 @@ def _encode(body: dict[str, Any], target: _Target) -> tuple[Any, dict[str, str]]
 
 
 def _upstream_error(status: int, raw: bytes, headers: Any, api_key: str | None) -> UpstreamError:
+    """The upstream's error, every field the client or the log sees scrubbed of the deployment's key."""
     message, etype, param = f"Upstream answered HTTP {status}", None, None
     try:
         body = orjson.loads(raw) if raw else None
@@ -269,5 +270,5 @@ def _upstream_error(status: int, raw: bytes, headers: Any, api_key: str | None) 
     elif isinstance(body, dict) and isinstance(body.get("detail"), str):
         message = body["detail"]
     kept = {"retry-after": headers["retry-after"]} if "retry-after" in headers else {}
-    return UpstreamError(scrub(str(message), (api_key,)), status=status, type=etype, param=param, headers=kept)
+    return scrub_error(UpstreamError(str(message), status=status, type=etype, param=param, headers=kept), (api_key,))
 
