@@ -24,6 +24,7 @@ from ..routing.deployment import Deployment
 from .base import BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, scrub
 from .compatible import PROVIDERS, Compatible
 from .credentials import env_names, from_env
+from .translated import bad_answer, json_object
 
 __all__ = ["OpenAICompatibleProvider", "Target", "TokenSource", "PATHS", "CHAT_ONLY"]
 
@@ -152,9 +153,9 @@ class OpenAICompatibleProvider:
         except orjson.JSONDecodeError:
             if operation == "transcription":  # response_format text/srt/vtt: {"text": ...}, as LiteLLM answers
                 return {"text": raw.decode("utf-8", "replace")}
-            raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
+            raise bad_answer(deployment, "a body that is not JSON") from None
         if not isinstance(answer, dict):
-            raise UpstreamError("The upstream answered with JSON that is not an object", status=502)
+            raise bad_answer(deployment, "JSON that is not an object")
         return answer
 
     async def stream(
@@ -178,7 +179,7 @@ class OpenAICompatibleProvider:
                 raw = await resp.read()
             finally:
                 resp.release()
-            return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(_json_object(raw))])
+            return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(json_object(raw, deployment))])
         return SSEStream(resp, timeout)
 
 
@@ -227,16 +228,6 @@ class SSEStream:
             self._resp.release()
         else:
             self._resp.close()  # abandon the connection: the upstream sees the disconnect
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        answer = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
-    if not isinstance(answer, dict):
-        raise UpstreamError("The upstream answered with JSON that is not an object", status=502)
-    return answer
 
 
 def _event_payload(event: bytes) -> bytes | None:
