@@ -134,6 +134,8 @@ class OpenAICompatibleProvider:
                                   f"{operation} requests")
         if target.rewrite is not None:
             body = target.rewrite(body)
+        if "drop_params" in body:  # LiteLLM's per-request switch, never the provider's field
+            body = {k: v for k, v in body.items() if k != "drop_params"}
         data, headers = _encode(body, target)
         if target.token is not None:
             headers = {**headers, "Authorization": "Bearer " + await target.token.bearer()}

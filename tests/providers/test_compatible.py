@@ -82,6 +82,8 @@ def test_additional_drop_params(gw: GatewayProcess, fake_upstream: FakeUpstream)
     _client(gw).chat.completions.create(model="trimmed", messages=HELLO, logit_bias={"1": 1}, user="u", temperature=0)
     sent = fake_upstream.requests[-1].json
     assert "logit_bias" not in sent and "user" not in sent and sent["temperature"] == 0
+    _client(gw).chat.completions.create(model="groq", messages=HELLO, extra_body={"drop_params": True})
+    assert "drop_params" not in fake_upstream.requests[-1].json  # LiteLLM's switch, not the provider's field
 
 
 @pytest.mark.parametrize("model, needs", [
