@@ -86,7 +86,8 @@ def gw(gateway: Callable[..., GatewayProcess], azure: FakeAzure, entra: FakeEntr
             {"model_name": "dalle", "litellm_params": {"model": "azure/dalle-deploy", "api_base": base,
                                                        "api_key": KEY}},
         ],
-        "guardrails": [guardrail("mask-secret", guard.url, "pre_call")],
+        "guardrails": [guardrail("mask-secret", guard.url, "pre_call"),
+                       guardrail("mask-out", guard.url, "post_call", streaming_sampling_rate=1)],
         "router_settings": {"num_retries": 2, "retry_after": 0},
     }, env=_env(entra, AZURE_API_VERSION="2025-01-01-preview"))
 
@@ -179,6 +180,13 @@ def test_a_pre_call_guardrail_rewrite_reaches_azure(gw: GatewayProcess, azure: F
     _client(gw).chat.completions.create(model="gpt-azure", messages=[{"role": "user", "content": "my secret"}],
                                         extra_body={"guardrails": ["mask-secret"]})
     assert azure.requests[-1].json["messages"][0]["content"] == "my [MASKED]"
+
+
+def test_a_post_call_guardrail_on_an_azure_stream(gw: GatewayProcess, azure: FakeAzure) -> None:
+    azure.queue(chunks=["the ", "secret ", "plan"])
+    chunks = list(_client(gw).chat.completions.create(model="gpt-azure", messages=HELLO, stream=True,
+                                                      extra_body={"guardrails": ["mask-out"]}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "the [MASKED] plan"
 
 
 def test_errors_keep_status_and_retry_after(gw: GatewayProcess, azure: FakeAzure) -> None:
