@@ -140,13 +140,13 @@ def _message(message: dict[str, Any], i: int, model: str, drop: bool) -> dict[st
     if role == "assistant":
         out: dict[str, Any] = {"role": "assistant"}
         text = text_of(content)
-        if text:
-            out["content"] = text
         calls = message.get("tool_calls")
-        if calls:
+        if calls:  # text beside tool calls is Cohere's tool plan
             out["tool_calls"] = [_call_out(c) for c in calls if isinstance(c, dict)]
-        elif not text:
-            out["content"] = ""
+            if text:
+                out["tool_plan"] = text
+        else:
+            out["content"] = text
         return out
     if role == "tool":
         return {"role": "tool", "tool_call_id": message.get("tool_call_id") or "",

@@ -115,13 +115,13 @@ def test_parallel_tool_calls_and_tool_results(gw: GatewayProcess, cohere_fake: F
         ("c1", "weather", {"city": "Oslo"}), ("c2", "time", {"city": "Oslo"})]
     sent = _sent(cohere_fake)
     assert sent["tool_choice"] == "REQUIRED" and [t["function"]["name"] for t in sent["tools"]] == ["weather", "time"]
-    history = [*HELLO, message.model_dump(exclude_none=True),
+    history = [*HELLO, {**message.model_dump(exclude_none=True), "content": "checking both"},
                {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
                {"role": "tool", "tool_call_id": "c2", "content": "noon"}]
     client.chat.completions.create(model="command", messages=history, tools=TOOLS,
                                    tool_choice={"type": "function", "function": {"name": "time"}})
     sent = _sent(cohere_fake)
-    assert sent["messages"][1] == {"role": "assistant", "tool_calls": [
+    assert sent["messages"][1] == {"role": "assistant", "tool_plan": "checking both", "tool_calls": [
         {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Oslo"}'}},
         {"id": "c2", "type": "function", "function": {"name": "time", "arguments": '{"city":"Oslo"}'}}]}
     assert sent["messages"][2:] == [{"role": "tool", "tool_call_id": "c1", "content": "sunny"},
