@@ -85,11 +85,12 @@ def gw(gateway: Callable[..., GatewayProcess], azure: FakeAzure, entra: FakeEntr
                                                          "api_key": KEY}},
             {"model_name": "dalle", "litellm_params": {"model": "azure/dalle-deploy", "api_base": base,
                                                        "api_key": KEY}},
+            {"model_name": "foundry", "litellm_params": {"model": "azure_ai/mistral-large", "api_base": base + "/openai/v1"}},
         ],
         "guardrails": [guardrail("mask-secret", guard.url, "pre_call"),
                        guardrail("mask-out", guard.url, "post_call", streaming_sampling_rate=1)],
         "router_settings": {"num_retries": 2, "retry_after": 0},
-    }, env=_env(entra, AZURE_API_VERSION="2025-01-01-preview"))
+    }, env=_env(entra, AZURE_API_VERSION="2025-01-01-preview", AZURE_AI_API_KEY=STATIC))
 
 
 def _client(gw: GatewayProcess) -> openai.OpenAI:
@@ -154,6 +155,13 @@ def test_tool_calls_pass_through(gw: GatewayProcess, azure: FakeAzure) -> None:
     assert [c.function.name for c in answer.choices[0].message.tool_calls] == ["weather", "time"]
     assert answer.choices[0].finish_reason == "tool_calls"
     assert azure.requests[-1].json["tools"] == tools
+
+
+def test_foundry_deployment_with_key_from_the_environment(gw: GatewayProcess, azure: FakeAzure) -> None:
+    _client(gw).chat.completions.create(model="foundry", messages=HELLO)
+    sent = azure.requests[-1]
+    assert sent.path == "/openai/v1/chat/completions" and sent.json["model"] == "mistral-large"
+    assert sent.headers["Authorization"] == f"Bearer {STATIC}"  # not an Azure host name: a bearer key
 
 
 def test_static_azure_ad_token_is_a_bearer_token(gw: GatewayProcess, azure: FakeAzure) -> None:

@@ -61,6 +61,9 @@ def test_explicit_credentials_win_over_the_environment() -> None:
     assert target.headers == {"Authorization": "Bearer tok"} and target.urls["chat"].startswith("https://env.")
     target = provider.target_for(_deployment(model="azure/d"), env)
     assert target.headers == {"api-key": "env-key"}
+    token_env = {"AZURE_AD_TOKEN": "env-token", "AZURE_API_BASE": "https://env.openai.azure.com"}
+    target = AzureProvider(environ=token_env).target_for(_deployment(model="azure/d"), token_env)
+    assert target.headers == {"Authorization": "Bearer env-token"}
 
 
 def test_ollama_defaults_to_localhost_11434() -> None:
