@@ -18,6 +18,7 @@ from .compatible import PROVIDERS as COMPATIBLE
 from .mock import MockProvider
 from .ollama import OllamaProvider
 from .openai import OpenAICompatibleProvider
+from .text_completion import TextCompletionProvider
 
 __all__ = ["REGISTRY", "ProviderFactory"]
 
@@ -26,6 +27,7 @@ ProviderFactory = Callable[[], Provider]
 REGISTRY: Mapping[str, ProviderFactory] = MappingProxyType({
     "mock": MockProvider,
     **{name: OpenAICompatibleProvider for name in COMPATIBLE},
+    "text-completion-openai": TextCompletionProvider,  # chat requests go to /completions
     "azure": AzureProvider,
     "azure_ai": AzureProvider,
     "cohere": CohereProvider,
