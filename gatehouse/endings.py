@@ -30,6 +30,7 @@ from .formats.base import render_error
 from .metrics import Metrics
 from .relay import Relayed
 from .replies import JsonReply, Reply, StreamReply
+from .untrusted import safe_headers
 
 __all__ = ["Endings", "Outcome", "Answered", "Rejected", "Failed", "Streaming"]
 
@@ -95,7 +96,8 @@ class Endings:
         if isinstance(outcome, Rejected) and call.stream:
             return StreamReply(headers, _replay(call, outcome.answer))
         if isinstance(outcome, Failed):
-            headers.update(outcome.error.headers)
+            if outcome.error.headers:
+                headers.update(safe_headers(outcome.error.headers.items()))
             return JsonReply(status, body, headers)
         return JsonReply(200, body, headers)
 
@@ -117,7 +119,7 @@ class Endings:
         """The client's error for ``exc`` (a bug is a 500 naming the call id), after the failure hooks."""
         error = from_exception(exc)
         if not isinstance(exc, GatewayError):
-            log.error("call %s: internal error", call.id, exc_info=exc)
+            log.error("call %s: internal error", call.label, exc_info=exc)
             error = InternalError(f"Internal server error (call id {call.id})")
         if call.policy.pipeline.failure:
             error = await call.policy.pipeline.run_failure(call, error, exc)
@@ -126,7 +128,7 @@ class Endings:
     def disconnected(self, call: Call) -> None:
         """The client went away before the answer was complete."""
         call.policy.logging.failure(call, ClientDisconnected())
-        log.debug("call %s %s: the client went away", call.id, call.route)
+        log.debug("call %s %s: the client went away", call.label, call.route)
 
     async def _tail(self, call: Call, relayed: Relayed) -> AsyncIterator[bytes]:
         """A started stream's frames, then its ending (module docstring)."""
@@ -162,15 +164,18 @@ class Endings:
         counter.inc()
 
     def _headers(self, call: Call) -> dict[str, str]:
+        """The gateway's response headers; values never carry a control character (CR/LF would split the answer)."""
         headers = {"x-litellm-call-id": call.id}
         if call.deployment_id is not None:
             headers["x-litellm-model-id"] = call.deployment_id
-        metadata = call.data.get("metadata")
-        if isinstance(metadata, dict) and metadata.get("applied_guardrails"):
-            headers["x-litellm-applied-guardrails"] = ",".join(metadata["applied_guardrails"])
-        if call.response_headers:
-            headers.update(call.response_headers)
-        return headers
+        metadata = call.data.get("metadata") if call.policy.decorate else None
+        applied = metadata.get("applied_guardrails") if isinstance(metadata, dict) else None
+        if applied and isinstance(applied, list):
+            headers["x-litellm-applied-guardrails"] = ",".join(str(name) for name in applied)
+        elif not call.response_headers:
+            return headers  # the gateway's own ids only: nothing to clean
+        headers.update(call.response_headers)
+        return safe_headers(headers.items())
 
     def _log(self, call: Call, status: int, error: GatewayError | None) -> None:
         """The request log's one line for this call."""
@@ -179,12 +184,12 @@ class Endings:
                 trace = f" trace: {call.trace_text()}" if call.trace else ""
                 records = _guardrail_records(call.data)
                 guardrails = f" guardrails: {records}" if records else ""
-                log.info("call %s %s → %s %s: %s%s%s", call.id, call.route, error.status, error.error_type,
+                log.info("call %s %s → %s %s: %s%s%s", call.label, call.route, error.status, error.error_type,
                          error.message, guardrails, trace)
         elif _guardrails_acted(call.data) and log.isEnabledFor(logging.INFO):  # a rewrite or a fail-open pass
-            log.info("call %s %s → %s guardrails: %s", call.id, call.route, status, _guardrail_records(call.data))
+            log.info("call %s %s → %s guardrails: %s", call.label, call.route, status, _guardrail_records(call.data))
         elif log.isEnabledFor(logging.DEBUG):
-            log.debug("call %s %s → %s model=%s deployment=%s guardrails: %s trace: %s", call.id, call.route, status,
+            log.debug("call %s %s → %s model=%s deployment=%s guardrails: %s trace: %s", call.label, call.route, status,
                       call.model, call.deployment_id, _guardrail_records(call.data) or "none",
                       call.trace_text() or "no hooks")
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import orjson
 
 from .auth.authenticate import Authenticator
-from .call import Call, Rejection, new_call_id
+from .call import Call, Rejection, client_correlation_id, new_call_id
 from .endings import Answered, Endings, Failed, Outcome, Rejected, Streaming
 from .endpoints import Endpoint, validate_body
 from .errors import AuthenticationError, BadRequestError, InvalidJSONError
@@ -27,6 +27,7 @@ from .metrics import Metrics
 from .policy.variants import PolicySet
 from .relay import StreamRelay
 from .replies import Inbound, Reply
+from .untrusted import strip_gateway_owned
 from .upstream import Upstream
 
 __all__ = ["Flow", "FlowSettings"]
@@ -54,8 +55,8 @@ class Flow:
     # -- the path ----------------------------------------------------------------
     async def handle(self, endpoint: Endpoint, inbound: Inbound) -> Reply:
         """Serve one request; whatever happens, it ends in :meth:`Endings.finish`."""
-        call = Call(new_call_id(inbound.headers.get("x-litellm-call-id")), endpoint, inbound.route, inbound.headers,
-                    self.policies.unauthenticated)
+        call = Call(new_call_id(), endpoint, inbound.route, inbound.headers, self.policies.unauthenticated)
+        call.trace_id = client_correlation_id(inbound.headers)
         try:
             try:
                 return await self.endings.finish(call, await self._serve(call, inbound))
@@ -127,11 +128,13 @@ class Flow:
         self.auth.check_model_access(auth, call.model)
         if self.guardrail_names or "guardrails" in body:
             self.check_guardrails(body, self.guardrail_names)
+        found = body.get("metadata")
+        if isinstance(found, dict) and found:
+            strip_gateway_owned(found)  # gateway-owned fields are overwritten, never merged
         if not call.policy.decorate:
             return body
         call.auth = auth.for_request(end_user_id=body.get("user"), route=call.route)
-        headers = {k.lower(): v for k, v in call.headers.items()}
-        found = body.get("metadata")
+        headers = call.visible_headers()
         metadata: dict[str, Any] = found if isinstance(found, dict) else {}
         metadata.update(call.auth.logging_fields())
         metadata.update(headers=headers, endpoint=call.route, call_type=endpoint.call_type)
@@ -139,6 +142,6 @@ class Flow:
             metadata["tags"] = body["tags"]
         body["metadata"] = metadata
         body["litellm_call_id"] = call.id
-        body["litellm_trace_id"] = headers.get("x-litellm-trace-id") or call.id
-        body["proxy_server_request"] = {"url": call.route, "method": "POST", "headers": headers}
+        body["litellm_trace_id"] = call.trace_id or call.id
+        body["proxy_server_request"] = {"url": call.route, "method": "POST", "headers": dict(headers)}
         return body

@@ -39,6 +39,7 @@ CREDENTIAL_PARAMS = frozenset({
     "azure_ad_token", "azure_ad_token_provider", "client_id", "client_secret", "tenant_id",
     "azure_username", "azure_password", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
     "aws_role_name", "aws_profile_name", "aws_web_identity_token", "vertex_credentials", "api_token",
+    "azure_scope",
 })
 
 TRANSPORT_PARAMS = frozenset({

@@ -30,6 +30,7 @@ from .formats.base import EventStream, Restamper, StreamSummary
 from .formats.sse import json_payload
 from .policy.rules import PostCallRules
 from .policy.stream_hooks import RawFrame, wrap_stream
+from .usage import UsageFilter, estimated_usage, is_usage_only
 from .views import DictView
 
 __all__ = ["StreamRelay", "Relayed", "encode", "summarise"]
@@ -59,16 +60,17 @@ class StreamRelay:
         events = call.endpoint.format.stream
         assert events is not None, f"{call.endpoint.path} does not stream"
         restamp = events.restamper(getattr(upstream, "upstream_model", None), call.model)
-        model, rules = call.model, rules if rules else None
+        model, data, rules = call.model, call.data, rules if rules else None
         frames: AsyncGenerator[bytes, None]
         if call.policy.pipeline.has_stream_hooks:
             summary = events.summary()
             frames = self._transform(call, upstream, events, summary, restamp, rules)
-            assembled: Callable[[], dict[str, Any]] = lambda: summary.response(model)  # noqa: E731
+            assembled: Callable[[], dict[str, Any]] = lambda: _answer(summary, model, data)  # noqa: E731
         else:
             kept: list[bytes] | None = [] if rules is not None or call.policy.logging.active else None
-            frames = self._pieces(upstream, events, restamp, kept, rules)
-            assembled = lambda: summarise(events, kept or []).response(model)  # noqa: E731
+            hidden = UsageFilter() if call.hide_usage else None
+            frames = self._pieces(upstream, events, restamp, kept, rules, hidden)
+            assembled = lambda: _answer(summarise(events, kept or []), model, data)  # noqa: E731
         try:
             first = await frames.__anext__()
         except StopAsyncIteration:
@@ -81,19 +83,31 @@ class StreamRelay:
 
     async def _pieces(
         self, upstream: Any, events: EventStream, restamp: Restamper, kept: list[bytes] | None,
-        rules: PostCallRules | None,
+        rules: PostCallRules | None, usage: UsageFilter | None = None,
     ) -> AsyncGenerator[bytes, None]:
-        """The upstream's bytes as they arrive; its end of stream is held back (the ending sends its own)."""
-        async for piece in upstream.pieces():
+        """The upstream's bytes as they arrive; its end of stream is held back (the ending sends its own).
+
+        With ``usage`` (the gateway asked for usage the client did not), bytes go
+        out event by event and the usage-only event is left out (``kept`` still has it).
+        """
+        done = -1
+        async for raw in upstream.pieces():
+            piece = raw if usage is None else usage.feed(raw)
             done = events.end_at(piece)
             if done >= 0:
                 piece = piece[:done]
             if kept is not None:
-                kept.append(piece)
+                kept.append(piece if usage is None else raw)
             if piece:
                 yield restamp.bytes(piece)
             if done >= 0:
                 break
+        if usage is not None and done < 0:
+            tail = usage.flush()
+            end = events.end_at(tail)
+            tail = tail[:end] if end >= 0 else tail
+            if tail:
+                yield restamp.bytes(tail)
         if rules is not None and kept is not None:
             await rules.check_text(summarise(events, kept).text())
 
@@ -102,10 +116,13 @@ class StreamRelay:
         rules: PostCallRules | None,
     ) -> AsyncGenerator[bytes, None]:
         async def chunks() -> AsyncIterator[dict[str, Any]]:
+            hide_usage = call.hide_usage
             async for payload in upstream:
                 chunk = json_payload(payload)
                 if chunk is not None:
                     summary.observe(chunk)
+                    if hide_usage and is_usage_only(chunk):
+                        continue
                     restamp.event(chunk)
                     yield chunk
 
@@ -121,6 +138,14 @@ class StreamRelay:
                 await closer()
         if rules is not None:
             await rules.check_text(summary.text())
+
+
+def _answer(summary: StreamSummary, model: str | None, data: dict[str, Any]) -> dict[str, Any]:
+    """The assembled answer for logging hooks; usage estimated when the upstream sent none."""
+    answer = summary.response(model)
+    if answer.get("usage") is None:
+        answer["usage"] = estimated_usage(data, summary.text())
+    return answer
 
 
 def summarise(events: EventStream, pieces: list[bytes]) -> StreamSummary:

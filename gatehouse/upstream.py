@@ -37,8 +37,9 @@ from .providers.base import BufferedStream, UpstreamStream
 from .response_cache import ResponseCache
 from .routing.deployment import Deployment
 from .routing.router import Attempt, Router
+from .usage import USAGE_OPERATIONS, ask_for_usage
 
-__all__ = ["Upstream", "Route", "TranslatedStream", "request_tags"]
+__all__ = ["Upstream", "Route", "TranslatedStream", "request_tags", "forwarded_headers"]
 
 
 @dataclass(slots=True)
@@ -89,6 +90,8 @@ class Upstream:
     async def open_stream(self, call: Call) -> UpstreamStream:
         """An open stream from the first deployment that answers (rules checked first when held)."""
         route = self._route(call)
+        if call.policy.logging.active and call.endpoint.operation in USAGE_OPERATIONS:  # spend, limits, logs count it
+            call.hide_usage = not ask_for_usage(route.body)
         call.policy.logging.before_call(call)
         attempt: Attempt[UpstreamStream] = partial(self._attempt, call, route, stream=True)
         return await self.router.run(route.model, attempt, tags=route.tags)
@@ -102,7 +105,8 @@ class Upstream:
     # -- one try -------------------------------------------------------------------------
     async def _attempt(self, call: Call, route: Route, deployment: Deployment, *, stream: bool) -> Any:
         call.deployment_id = deployment.id
-        provider, fmt, body = self.providers[deployment], call.endpoint.format, self._body_for(route.body, deployment)
+        provider, fmt = self.providers[deployment], call.endpoint.format
+        body = self._body_for(route.body, deployment, call)
         timeout = self.router.timeout_for(deployment, stream=stream)
         try:
             if stream:
@@ -138,7 +142,7 @@ class Upstream:
         body = call.endpoint.format.to_provider({k: v for k, v in call.data.items() if k not in GATEWAY_KEYS})
         return Route(model, body, request_tags(call))
 
-    def _body_for(self, body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    def _body_for(self, body: dict[str, Any], deployment: Deployment, call: Call) -> dict[str, Any]:
         defaults = self._defaults.get(deployment.id)
         if defaults is None:
             defaults = self._defaults[deployment.id] = {
@@ -146,6 +150,9 @@ class Upstream:
             }
         out = {**defaults, **body} if defaults else dict(body)
         out["model"] = deployment.upstream_model
+        forwarded = forwarded_headers(self.providers[deployment], call.headers)
+        if forwarded:
+            out["extra_headers"] = {**(out.get("extra_headers") or {}), **forwarded}
         return out
 
 
@@ -194,6 +201,13 @@ class TranslatedStream:
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+
+def forwarded_headers(provider: Any, headers: Any) -> dict[str, str] | None:
+    """The client headers a provider forwards upstream (its ``forwarded_headers``, e.g. ``anthropic-beta``)."""
+    names = getattr(provider, "forwarded_headers", ())
+    picked = {name: headers[name] for name in names if name in headers}
+    return picked or None
 
 
 def request_tags(call: Call) -> list[str]:

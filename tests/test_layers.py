@@ -9,7 +9,7 @@
     routing | providers   routing.*, providers.*, auth.*, pricing.*
     endpoints  endpoints                                       (the table: each row names its format)
     formats    formats.*                                       (wire formats: pure translation)
-    values     errors, params, views, metrics, background, logs, config.*, cache.*
+    values     errors, params, untrusted, usage, views, metrics, background, logs, config.*, cache.*
 
 Imports under ``if TYPE_CHECKING:`` are names for the type checker only and
 are not checked. A new module must be placed in a layer here.
@@ -23,7 +23,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "gatehouse"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [  # bottom to top
-    ("values", ("errors", "params", "views", "metrics", "background", "logs", "config", "cache")),
+    ("values", ("errors", "params", "untrusted", "usage", "views", "metrics", "background", "logs", "config", "cache")),
     ("formats", ("formats",)),
     ("endpoints", ("endpoints",)),
     ("routing | providers", ("routing", "providers", "auth", "pricing")),

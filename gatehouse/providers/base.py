@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Iterable, Iterator, Protocol
+from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, TypeVar
 
 import aiohttp
 
@@ -20,7 +20,7 @@ from ..errors import GatewayError, GatewayTimeoutError, UpstreamError, UpstreamU
 from ..routing.deployment import Deployment
 
 __all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream", "DeploymentProblem",
-           "map_provider_errors", "scrub"]
+           "map_provider_errors", "scrub", "scrub_error"]
 
 
 class DeploymentProblem(Exception):
@@ -45,6 +45,36 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
+E = TypeVar("E", bound=GatewayError)
+
+
+def scrub_error(error: E, secrets: Iterable[str | None]) -> E:
+    """``error`` with every secret replaced in every field a client or a log sees
+    (message, type, param, header values, extra fields); changed in place, returned."""
+    kept: tuple[str, ...] = tuple(s for s in secrets if s)
+    if not kept:
+        return error
+    error.message = scrub(error.message, kept)
+    error.args = (error.message,)
+    for name in ("type", "param"):
+        value = getattr(error, name, None)
+        if isinstance(value, str):
+            setattr(error, name, scrub(value, kept))
+    error.headers = {k: scrub(str(v), kept) for k, v in error.headers.items()}
+    error.extra = _scrub_value(error.extra, kept)
+    return error
+
+
+def _scrub_value(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {k: _scrub_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, secrets) for v in value]
+    return value
+
+
 @contextmanager
 def map_provider_errors(timeout: float, secrets: Iterable[str | None] = (), *, streaming: bool = False) -> Iterator[None]:
     """The one boundary where transport failures become :mod:`gatehouse.errors`.
@@ -52,12 +82,13 @@ def map_provider_errors(timeout: float, secrets: Iterable[str | None] = (), *, s
     A timeout → ``GatewayTimeoutError``; a refused/reset/DNS failure before
     the answer → ``UpstreamUnavailableError``; a connection that breaks while a
     stream is being read (``streaming=True``) → a 502 ``UpstreamError``.
-    Gateway errors raised inside pass through untouched. Messages never
-    carry ``secrets`` or host names.
+    Gateway errors raised inside pass through with ``secrets`` scrubbed from
+    every field. Messages never carry ``secrets`` or host names.
     """
     try:
         yield
-    except GatewayError:
+    except GatewayError as error:
+        scrub_error(error, secrets)
         raise
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
         what = "stream stalled for more than" if streaming else "request timed out after"
