@@ -11,8 +11,10 @@ from types import MappingProxyType
 from typing import Callable, Mapping
 
 from .base import Provider
+from .gemini import GeminiProvider
 from .mock import MockProvider
 from .openai import DEFAULT_API_BASES, SELF_HOSTED, OpenAICompatibleProvider
+from .vertex import VertexProvider
 
 __all__ = ["REGISTRY", "ProviderFactory"]
 
@@ -20,5 +22,8 @@ ProviderFactory = Callable[[], Provider]
 
 REGISTRY: Mapping[str, ProviderFactory] = MappingProxyType({
     "mock": MockProvider,
+    "gemini": GeminiProvider,
+    "vertex_ai": VertexProvider,
+    "vertex_ai_beta": VertexProvider,
     **{name: OpenAICompatibleProvider for name in (*DEFAULT_API_BASES, *SELF_HOSTED)},
 })
