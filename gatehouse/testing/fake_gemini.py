@@ -35,7 +35,7 @@ from aiohttp import web
 from .fake_gemini_answers import GeminiBehaviour, embeddings, error_body, generate, stream_events
 from .service import ThreadedService
 
-__all__ = ["FakeGemini", "GeminiRequest", "GeminiBehaviour", "error_body"]
+__all__ = ["FakeGemini", "GeminiRequest", "GeminiBehaviour", "error_body", "studio_model", "vertex_model"]
 
 _PATH = re.compile(r"/(?P<version>v1[a-z0-9]*)/(?:projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/"
                    r"publishers/(?P<publisher>[^/]+)/)?models/(?P<model>[^/:]+):(?P<method>\w+)")
@@ -263,3 +263,24 @@ async def _sse(request: web.Request, events: list[dict[str, Any]], b: GeminiBeha
         await resp.write(frame)
     await resp.write_eof()
     return resp
+
+
+def studio_model(url: str, *, name: str = "gemini", model: str = "gemini-2.5-flash", api_key: str | None = "fake-key",
+                 **params: Any) -> dict[str, Any]:
+    """A ``model_list`` entry for the fake's AI Studio routes (``gemini/<model>``)."""
+    litellm_params: dict[str, Any] = {"model": f"gemini/{model}", "api_base": url, **params}
+    if api_key is not None:
+        litellm_params["api_key"] = api_key
+    return {"model_name": name, "litellm_params": litellm_params}
+
+
+def vertex_model(url: str, credentials: Any, *, name: str = "vertex", model: str = "gemini-2.5-flash",
+                 project: str | None = "fake-project", location: str | None = "us-central1",
+                 **params: Any) -> dict[str, Any]:
+    """A ``model_list`` entry for the fake's Vertex AI routes (``vertex_ai/<model>``)."""
+    litellm_params: dict[str, Any] = {"model": f"vertex_ai/{model}", "api_base": url, **params}
+    for key, value in (("vertex_credentials", credentials), ("vertex_project", project),
+                       ("vertex_location", location)):
+        if value is not None:
+            litellm_params[key] = value
+    return {"model_name": name, "litellm_params": litellm_params}
