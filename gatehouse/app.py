@@ -52,8 +52,7 @@ class Gateway:
         source = config.source
         self.metrics = Metrics()
         self.background = Background()
-        deployments = deployments_from_config(config.model_list, source=source,
-                                              drop_params=config.litellm_settings.get("drop_params") in (True, "true", "True"))
+        deployments = deployments_from_config(config.model_list, source=source)
         self._prices = {d.id: (d.input_cost_per_token, d.output_cost_per_token) for d in deployments}
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
         self.providers = Providers(deployments, source=source)

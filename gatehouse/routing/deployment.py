@@ -158,12 +158,8 @@ class Deployment:
     reads for itself (``aws_region_name``, ``vertex_project``, ``azure_ad_token``, ...)."""
 
 
-def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: str,
-                            drop_params: bool = False) -> list[Deployment]:
+def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: str) -> list[Deployment]:
     """Parse ``model_list``; raise ConfigError naming the key on any problem.
-
-    ``drop_params`` (``litellm_settings.drop_params``) becomes the default of
-    each deployment's own ``litellm_params.drop_params``.
 
     Ids come from ``model_info.id`` when given (duplicates are an error), else
     a stable hash of the entry; identical entries get ``-2``, ``-3`` ... suffixes.
@@ -175,7 +171,7 @@ def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: 
     deployments: list[Deployment] = []
     seen: set[str] = set()
     for index, entry in enumerate(model_list):
-        deployment, explicit = _deployment(entry, f"model_list[{index}]", source, drop_params)
+        deployment, explicit = _deployment(entry, f"model_list[{index}]", source)
         if deployment.id in seen:
             if explicit:
                 key = f"model_list[{index}].model_info.id"
@@ -186,7 +182,7 @@ def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: 
     return deployments
 
 
-def _deployment(entry: Any, key: str, source: str, drop_params: bool = False) -> tuple[Deployment, bool]:
+def _deployment(entry: Any, key: str, source: str) -> tuple[Deployment, bool]:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"must be a mapping, not {type(entry).__name__}", key=key, source=source)
     top = _Reader(entry, f"{key}.", source)
@@ -215,7 +211,7 @@ def _deployment(entry: Any, key: str, source: str, drop_params: bool = False) ->
         output_cost_per_token=_price(lp, info, "output_cost_per_token", key, source),
         params=MappingProxyType(_upstream_params(raw)),
         model_info=MappingProxyType(dict(info)),
-        litellm_params=MappingProxyType({"drop_params": True, **raw} if drop_params else dict(raw)),
+        litellm_params=MappingProxyType(dict(raw)),
     )
     return deployment, given_id is not None
 
