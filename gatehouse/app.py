@@ -18,6 +18,7 @@ from .auth.store import KeyStore, open_key_store
 from .background import Background
 from .cache import DualCache
 from .config import GatewayConfig
+from .config.provider_defaults import with_global_params
 from .flow import Flow, FlowSettings
 from .guardrails import build_guardrails, check_requested, parse_guardrails
 from .metrics import Metrics
@@ -52,7 +53,7 @@ class Gateway:
         source = config.source
         self.metrics = Metrics()
         self.background = Background()
-        deployments = deployments_from_config(config.model_list, source=source)
+        deployments = deployments_from_config(with_global_params(config.model_list, config.litellm_settings), source=source)
         self._prices = {d.id: (d.input_cost_per_token, d.output_cost_per_token) for d in deployments}
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
         self.providers = Providers(deployments, source=source)

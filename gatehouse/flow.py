@@ -156,7 +156,7 @@ class Flow:
         body = {k: v for k, v in data.items() if k not in INTERNAL_KEYS}
         return model, body, request_tags(data, call)
 
-    def _body_for(self, body: dict[str, Any], deployment: Any) -> dict[str, Any]:
+    def _body_for(self, body: dict[str, Any], deployment: Any, call: Call) -> dict[str, Any]:
         defaults = self._defaults.get(deployment.id)
         if defaults is None:
             defaults = self._defaults[deployment.id] = {
@@ -164,6 +164,9 @@ class Flow:
             }
         out = {**defaults, **body} if defaults else dict(body)
         out["model"] = deployment.upstream_model
+        forwarded = forwarded_headers(self.providers[deployment], call.headers)
+        if forwarded:
+            out["extra_headers"] = {**(out.get("extra_headers") or {}), **forwarded}
         return out
 
     async def _upstream(self, call: Call, data: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +196,7 @@ class Flow:
             call.deployment_id = deployment.id
             try:
                 answer = await self.providers[deployment].call(
-                    operation, self._body_for(body, deployment), deployment, self.router.timeout_for(deployment)
+                    operation, self._body_for(body, deployment, call), deployment, self.router.timeout_for(deployment)
                 )
             except GatewayError as error:
                 self.metrics.upstream_errors.labels(model, str(error.status)).inc()
@@ -216,7 +219,7 @@ class Flow:
             call.deployment_id = deployment.id
             try:
                 stream = await self.providers[deployment].stream(
-                    call.endpoint.operation, self._body_for(body, deployment), deployment,
+                    call.endpoint.operation, self._body_for(body, deployment, call), deployment,
                     self.router.timeout_for(deployment, stream=True),
                 )
             except GatewayError as error:
@@ -338,6 +341,13 @@ def _guardrail_records(data: dict[str, Any]) -> str:
         return ""
     return ", ".join(f"{r.get('guardrail_name')}/{r.get('guardrail_mode')}={r.get('guardrail_status')}"
                      for r in records if isinstance(r, dict))
+
+
+def forwarded_headers(provider: Any, headers: Any) -> dict[str, str] | None:
+    """The client headers a provider forwards upstream (its ``forwarded_headers``, e.g. ``anthropic-beta``)."""
+    names = getattr(provider, "forwarded_headers", ())
+    picked = {name: headers[name] for name in names if name in headers}
+    return picked or None
 
 
 def request_tags(data: dict[str, Any], call: Call) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Callable, Mapping
 
+from .anthropic import AnthropicProvider
 from .base import Provider
 from .gemini import GeminiProvider
 from .mock import MockProvider
@@ -22,6 +23,7 @@ ProviderFactory = Callable[[], Provider]
 
 REGISTRY: Mapping[str, ProviderFactory] = MappingProxyType({
     "mock": MockProvider,
+    "anthropic": AnthropicProvider,
     "gemini": GeminiProvider,
     "vertex_ai": VertexProvider,
     "vertex_ai_beta": VertexProvider,
