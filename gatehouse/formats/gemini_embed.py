@@ -63,29 +63,31 @@ def vertex_request(body: Mapping[str, Any], items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _vectors_error(what: str) -> UpstreamError:
-    return UpstreamError(f"The upstream answered embeddings without {what}", status=502)
+def _vectors_error(label: str, what: str) -> UpstreamError:
+    return UpstreamError(f"{label}: the provider answered embeddings without {what}", status=502)
 
 
-def studio_answer(native: Mapping[str, Any], body: Mapping[str, Any], model: str, count: int) -> dict[str, Any]:
+def studio_answer(native: Mapping[str, Any], body: Mapping[str, Any], model: str, count: int,
+                  label: str = "gemini") -> dict[str, Any]:
     found = native.get("embeddings") if "embeddings" in native else [native.get("embedding")]
     vectors = [e.get("values") if isinstance(e, Mapping) else None for e in found or []]
     if len(vectors) != count or not all(isinstance(v, list) for v in vectors):
-        raise _vectors_error(f"{count} vectors")
+        raise _vectors_error(label, f"{count} vectors")
     meta = native.get("usageMetadata")
     meta = meta if isinstance(meta, Mapping) else {}
     return _answer(vectors, body, model, int(meta.get("promptTokenCount") or 0))
 
 
-def vertex_answer(native: Mapping[str, Any], body: Mapping[str, Any], model: str, count: int) -> dict[str, Any]:
+def vertex_answer(native: Mapping[str, Any], body: Mapping[str, Any], model: str, count: int,
+                  label: str = "vertex_ai") -> dict[str, Any]:
     predictions = native.get("predictions")
     if not isinstance(predictions, list) or len(predictions) != count:
-        raise _vectors_error(f"{count} predictions")
+        raise _vectors_error(label, f"{count} predictions")
     vectors, tokens = [], 0
     for prediction in predictions:
         embeddings = prediction.get("embeddings") if isinstance(prediction, Mapping) else None
         if not isinstance(embeddings, Mapping) or not isinstance(embeddings.get("values"), list):
-            raise _vectors_error("embeddings.values")
+            raise _vectors_error(label, "embeddings.values")
         vectors.append(embeddings["values"])
         tokens += int((embeddings.get("statistics") or {}).get("token_count") or 0)
     return _answer(vectors, body, model, tokens)

@@ -5,12 +5,14 @@ translated by :class:`gatehouse.formats.gemini_answer.StreamTranslator`. What
 the API does not document ends the stream with a 502 naming the deployment:
 an event that is not JSON, an object that is no Gemini event, a named SSE
 event, or a stream that ends before its finish reason. An ``{"error": ...}``
-event raises the error it carries (429 stays 429).
+event raises the error it carries (429 stays 429). :meth:`GeminiStream.prime`
+reads up to the first chunk before the stream is handed over, so an error
+there is still an ordinary (retryable) error answer.
 """
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncGenerator, AsyncIterator, Iterator
 
 import aiohttp
 import orjson
@@ -54,12 +56,31 @@ class GeminiStream:
         self._timeout = timeout
         self._label = label
         self._done = False
+        self._pending: list[bytes] = []
+        self._reader = self._chunks()
         self.upstream_model: str | None = None
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._chunks()
+    async def prime(self) -> None:
+        """Read up to the first chunk: a broken or failing stream raises here, before any byte is sent."""
+        try:
+            self._pending = [await self._reader.__anext__()]
+        except StopAsyncIteration:
+            self._pending = []
+        except BaseException:
+            await self.aclose()
+            raise
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def _payloads(self) -> AsyncIterator[bytes]:
+        pending, self._pending = self._pending, []
+        for payload in pending:
+            yield payload
+        async for payload in self._reader:
+            yield payload
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._payloads()
+
+    async def _chunks(self) -> AsyncGenerator[bytes, None]:
         buffer = bytearray()
         with map_provider_errors(self._timeout, streaming=True):
             async for piece in self._resp.content.iter_any():
@@ -95,10 +116,11 @@ class GeminiStream:
 
     async def pieces(self) -> AsyncIterator[bytes]:
         """The translated chunks as SSE frames (a translated stream has no raw bytes to relay)."""
-        async for payload in self._chunks():
+        async for payload in self._payloads():
             yield b"data: " + payload + b"\n\n"
 
     async def aclose(self) -> None:
+        await self._reader.aclose()
         if self._done:
             self._resp.release()
         else:

@@ -22,7 +22,7 @@ import orjson
 from ..errors import BadRequestError, UpstreamError
 from ..formats import gemini, gemini_answer, gemini_embed
 from ..routing.deployment import Deployment
-from .base import BufferedStream, map_provider_errors, scrub
+from .base import BufferedStream, UpstreamStream, map_provider_errors, scrub
 from .gemini_stream import GeminiStream, bad_answer
 
 __all__ = ["GeminiWire", "label", "drops_params", "MEDIA_LIMIT"]
@@ -87,7 +87,7 @@ class GeminiWire:
         return gemini_answer.chat_answer(answer, deployment.upstream_model)
 
     async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment,
-                     timeout: float) -> GeminiStream | BufferedStream:
+                     timeout: float) -> UpstreamStream:
         self._only_chat(operation)
         native = await self.chat_body(body, deployment, timeout)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -100,7 +100,9 @@ class GeminiWire:
             finally:
                 resp.release()
             return self._buffered(raw, translator, deployment)
-        return GeminiStream(resp, translator, timeout, label(deployment))
+        stream = GeminiStream(resp, translator, timeout, label(deployment))
+        await stream.prime()
+        return stream
 
     def _only_chat(self, operation: str) -> None:
         if operation != "chat":
@@ -132,10 +134,10 @@ class GeminiWire:
         if self.vertex:
             native = await self.post(self.url(deployment, "predict"), gemini_embed.vertex_request(body, items),
                                      deployment, timeout)
-            return gemini_embed.vertex_answer(_object(native, deployment), body, model, len(items))
+            return gemini_embed.vertex_answer(_object(native, deployment), body, model, len(items), label(deployment))
         method, request = gemini_embed.studio_request(body, model, items)
         native = await self.post(self.url(deployment, method), request, deployment, timeout)
-        return gemini_embed.studio_answer(_object(native, deployment), body, model, len(items))
+        return gemini_embed.studio_answer(_object(native, deployment), body, model, len(items), label(deployment))
 
     # -- HTTP ----------------------------------------------------------------------------------
     async def post(self, url: str, native: dict[str, Any], deployment: Deployment, timeout: float) -> Any:

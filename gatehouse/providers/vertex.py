@@ -21,11 +21,13 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..errors import BadRequestError
 from ..routing.deployment import Deployment
-from .base import DeploymentProblem
+from .base import DeploymentProblem, UpstreamStream
 from .gemini import warn_unread_params
-from .gemini_wire import GeminiWire, label
+from .gemini_wire import GeminiWire, drops_params, label
 from .google_credentials import TokenSource, load_credentials, require_google_auth
+from .vertex_claude import VertexClaude
 
 __all__ = ["VertexProvider", "vertex_host", "DEFAULT_LOCATION"]
 
@@ -60,6 +62,7 @@ class _Target:
     path: str
     headers: Mapping[str, str]
     tokens: TokenSource
+    claude: bool
 
 
 class VertexProvider(GeminiWire):
@@ -70,6 +73,7 @@ class VertexProvider(GeminiWire):
         super().__init__(connect_timeout=connect_timeout)
         self._targets: dict[str, _Target] = {}
         self._sources: dict[str, tuple[TokenSource, str | None]] = {}
+        self._claude = VertexClaude(self)
 
     def check(self, deployment: Deployment) -> None:
         require_google_auth()
@@ -88,8 +92,9 @@ class VertexProvider(GeminiWire):
                     or os.environ.get("VERTEXAI_LOCATION") or DEFAULT_LOCATION)
         extra: Mapping[str, Any] = deployment.params.get("extra_headers") or {}
         headers = {**{str(k): str(v) for k, v in extra.items()}, "Content-Type": "application/json"}
-        publisher = "anthropic" if model.startswith("claude") else "google"
-        self._targets[deployment.id] = _Target(model_path(deployment, project, location, publisher), headers, tokens)
+        claude = model.startswith("claude")
+        path = model_path(deployment, project, location, "anthropic" if claude else "google")
+        self._targets[deployment.id] = _Target(path, headers, tokens, claude)
 
     def _source(self, credentials: Any, deployment: Deployment) -> tuple[TokenSource, str | None]:
         """One token source per distinct credential, shared by the deployments that use it."""
@@ -109,6 +114,24 @@ class VertexProvider(GeminiWire):
         for tokens, _ in self._sources.values():
             await tokens.close()
         await super().close()
+
+    async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        if self._targets[deployment.id].claude:
+            self._claude_only_chat(operation, deployment)
+            return await self._claude.call(body, deployment, timeout, drops_params(deployment))
+        return await super().call(operation, body, deployment, timeout)
+
+    async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment,
+                     timeout: float) -> UpstreamStream:
+        if self._targets[deployment.id].claude:
+            self._claude_only_chat(operation, deployment)
+            return await self._claude.stream(body, deployment, timeout, drops_params(deployment))
+        return await super().stream(operation, body, deployment, timeout)
+
+    def _claude_only_chat(self, operation: str, deployment: Deployment) -> None:
+        if operation != "chat":
+            raise BadRequestError(f"Claude on Vertex AI serves chat completions only, not '{operation}' "
+                                  f"(model group '{deployment.model_name}')")
 
     def url(self, deployment: Deployment, method: str) -> str:
         return f"{self._targets[deployment.id].path}:{method}"

@@ -9,7 +9,11 @@ Routes (``{v}`` is ``v1``, ``v1beta``, ``v1beta1`` or ``v1alpha``)::
 
 ``method``: ``generateContent``, ``streamGenerateContent`` (SSE with
 ``?alt=sse``, else a JSON array), ``embedContent``, ``batchEmbedContents``,
-``predict``. :meth:`FakeGemini.service_account` makes a real service-account
+``predict``; for ``publishers/anthropic`` (Claude on Vertex) ``rawPredict`` and
+``streamRawPredict`` answer in the Anthropic Messages format (scripted with
+:meth:`FakeGemini.queue_claude`, keys of ``fake_anthropic_answers.Script``),
+requiring ``anthropic_version: vertex-2023-10-16`` and no ``model`` in the body.
+:meth:`FakeGemini.service_account` makes a real service-account
 JSON (fresh RSA key) whose ``token_uri`` is this server: google-auth's
 JWT-bearer flow runs for real and the token endpoint verifies the
 assertion's signature with the public key before issuing a token; Vertex
@@ -70,6 +74,7 @@ class FakeGemini(ThreadedService):
         self.issued: dict[str, float] = {}
         self._public_keys: dict[str, str] = {}
         self._queue: list[dict[str, Any]] = []
+        self._claude_queue: list[dict[str, Any]] = []
         self._default: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._runner: web.AppRunner | None = None
@@ -88,6 +93,14 @@ class FakeGemini(ThreadedService):
         with self._lock:
             self._queue.append(behaviour)
 
+    def queue_claude(self, **script: Any) -> None:
+        """Append a Claude-on-Vertex answer script (``fake_anthropic_answers.Script`` keys)."""
+        from .fake_anthropic_answers import Script
+
+        Script.from_dict(script)
+        with self._lock:
+            self._claude_queue.append(script)
+
     def set_default(self, **behaviour: Any) -> None:
         GeminiBehaviour.from_dict(behaviour)
         with self._lock:
@@ -96,6 +109,7 @@ class FakeGemini(ThreadedService):
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
+            self._claude_queue.clear()
             self._default = {}
             self.requests.clear()
             self.media.clear()
@@ -199,6 +213,8 @@ class FakeGemini(ThreadedService):
             return refused
         if not isinstance(body, dict):
             return _json(400, error_body(400, "Invalid JSON payload received.", "INVALID_ARGUMENT"))
+        if route.get("publisher") == "anthropic":
+            return await self._claude(request, route, body, f"msg_fake_{number}")
         b = self._behaviour()
         if b.delay:
             await asyncio.sleep(b.delay)
@@ -225,6 +241,38 @@ class FakeGemini(ThreadedService):
             return _json(400, error_body(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT",
                                          details))
         return None
+
+    async def _claude(self, request: web.Request, route: dict[str, str | None], body: dict[str, Any],
+                      rid: str) -> web.StreamResponse:
+        from .fake_anthropic_answers import Script, message, stream_events, validate
+        from .fake_anthropic_answers import error_body as anthropic_error
+
+        with self._lock:
+            script = Script.from_dict(self._claude_queue.pop(0) if self._claude_queue else {})
+        problem = None
+        if body.get("anthropic_version") != "vertex-2023-10-16":
+            problem = "anthropic_version: must be vertex-2023-10-16"
+        elif "model" in body:
+            problem = "model: Extra inputs are not permitted (the URL names the model)"
+        full = {**{k: v for k, v in body.items() if k != "anthropic_version"}, "model": route["model"]}
+        problem = problem or validate(full)
+        if problem is not None:
+            return web.Response(status=400, body=anthropic_error("invalid_request_error", problem),
+                                content_type="application/json")
+        if script.status is not None:
+            return web.Response(status=script.status, body=anthropic_error(script.error_type, script.error_message),
+                                content_type="application/json", headers=script.headers)
+        if route["method"] == "rawPredict":
+            return _json(200, message(full, script, rid))
+        resp = web.StreamResponse()
+        resp.content_type = "text/event-stream"
+        await resp.prepare(request)
+        for event in stream_events(full, script, rid):
+            data = event.encode() if isinstance(event, str) else (
+                b"event: " + str(event.get("type")).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n")
+            await resp.write(data)
+        await resp.write_eof()
+        return resp
 
     async def _answer(self, request: web.Request, route: dict[str, str | None], body: dict[str, Any],
                       b: GeminiBehaviour, rid: str) -> web.StreamResponse:
