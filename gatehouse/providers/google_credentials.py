@@ -70,15 +70,16 @@ def _info(source: Any) -> dict[str, Any]:
     text = str(source).strip()
     if not text.startswith("{"):
         if not os.path.isfile(text):
-            raise DeploymentProblem("is neither a readable file nor credentials JSON", "vertex_credentials")
+            raise DeploymentProblem("vertex_credentials is neither a readable file nor credentials JSON",
+                                    "vertex_credentials")
         with open(text, encoding="utf-8") as handle:
             text = handle.read()
     try:
         info = json.loads(text)
     except ValueError:
-        raise DeploymentProblem("does not hold valid JSON", "vertex_credentials") from None
+        raise DeploymentProblem("vertex_credentials does not hold valid JSON", "vertex_credentials") from None
     if not isinstance(info, dict):
-        raise DeploymentProblem("must be a JSON object", "vertex_credentials")
+        raise DeploymentProblem("vertex_credentials must be a JSON object", "vertex_credentials")
     return info
 
 

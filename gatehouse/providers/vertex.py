@@ -7,9 +7,9 @@ google-auth from ``vertex_credentials`` or Application Default Credentials
 (see :mod:`.google_credentials`). ``location`` ``global`` is served by
 ``aiplatform.googleapis.com``, ``us`` / ``eu`` by ``aiplatform.{geo}.rep.googleapis.com``.
 
-Config: ``vertex_project`` (else ``VERTEXAI_PROJECT``, else the credentials'
-project), ``vertex_location`` (else ``VERTEXAI_LOCATION``, else
-``us-central1``), ``vertex_credentials``, ``api_base`` (a host replacing
+Config: ``vertex_project`` (or ``vertex_ai_project``; else ``VERTEXAI_PROJECT``,
+else the credentials' project), ``vertex_location`` (or ``vertex_ai_location``,
+``vertex_region``; else ``VERTEXAI_LOCATION``, else ``us-central1``), ``vertex_credentials``, ``api_base`` (a host replacing
 Google's, a base ending in ``…/projects/{p}/locations/{l}``, or a full model
 path ``…/models/{model}`` as LiteLLM takes it).
 """
@@ -32,8 +32,8 @@ from .vertex_claude import VertexClaude
 __all__ = ["VertexProvider", "vertex_host", "DEFAULT_LOCATION"]
 
 DEFAULT_LOCATION = "us-central1"
-READ_PARAMS = frozenset({"extra_headers", "vertex_project", "vertex_location", "vertex_region", "safety_settings",
-                         "cached_content"})
+READ_PARAMS = frozenset({"extra_headers", "vertex_project", "vertex_location", "vertex_region", "vertex_ai_project",
+                         "vertex_ai_location", "safety_settings", "cached_content"})
 #: Vertex partner models Gatehouse does not speak (their own wire formats).
 _PARTNERS = ("meta/", "llama", "mistral", "codestral", "jamba", "deepseek", "qwen", "openai/", "ai21")
 
@@ -84,12 +84,13 @@ class VertexProvider(GeminiWire):
         warn_unread_params(deployment, READ_PARAMS)
         params = deployment.litellm_params
         tokens, credential_project = self._source(params.get("vertex_credentials"), deployment)
-        project = _text(params.get("vertex_project")) or os.environ.get("VERTEXAI_PROJECT") or credential_project
+        project = (_text(params.get("vertex_project")) or _text(params.get("vertex_ai_project"))
+                   or os.environ.get("VERTEXAI_PROJECT") or credential_project)
         if not project:
             raise DeploymentProblem("no vertex_project, VERTEXAI_PROJECT is not set, and the credentials name no "
                                     "project", "vertex_project")
-        location = (_text(params.get("vertex_location")) or _text(params.get("vertex_region"))
-                    or os.environ.get("VERTEXAI_LOCATION") or DEFAULT_LOCATION)
+        location = (_text(params.get("vertex_location")) or _text(params.get("vertex_ai_location"))
+                    or _text(params.get("vertex_region")) or os.environ.get("VERTEXAI_LOCATION") or DEFAULT_LOCATION)
         extra: Mapping[str, Any] = deployment.params.get("extra_headers") or {}
         headers = {**{str(k): str(v) for k, v in extra.items()}, "Content-Type": "application/json"}
         claude = model.startswith("claude")
