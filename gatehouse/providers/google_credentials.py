@@ -133,13 +133,20 @@ class TokenSource:
         self._lock: asyncio.Lock | None = None
         self._task: asyncio.Task[None] | None = None
 
+    def _left(self) -> datetime.timedelta | None:
+        """Time until the token expires (None: it does not say)."""
+        expiry = self._credentials.expiry
+        if expiry is None:
+            return None
+        if expiry.tzinfo is not None:  # google-auth uses naive UTC; be safe if that changes
+            expiry = expiry.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return expiry - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
     def _fresh(self, within: datetime.timedelta) -> bool:
-        credentials = self._credentials
-        if not credentials.token:
+        if not self._credentials.token:
             return False
-        expiry = credentials.expiry
-        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-        return expiry is None or expiry - now > within
+        left = self._left()
+        return left is None or left > within
 
     async def token(self) -> str:
         """A valid access token (refreshing now when the background refresh has not)."""
@@ -188,11 +195,10 @@ class TokenSource:
             await asyncio.sleep(self._until_due())
 
     def _until_due(self) -> float:
-        expiry = self._credentials.expiry
-        if expiry is None:
+        left = self._left()
+        if left is None:
             return 3000.0
-        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-        return max(1.0, (expiry - now - self.margin).total_seconds())
+        return max(1.0, (left - self.margin).total_seconds())
 
     async def close(self) -> None:
         if self._task is not None:

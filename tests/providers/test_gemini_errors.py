@@ -152,11 +152,12 @@ def test_error_event_inside_a_stream_keeps_its_status(gw: GatewayProcess, fake: 
     assert '"content"' in lines[0] and '"code":"429"' in lines[-2] and "Quota exceeded" in lines[-2]
 
 
-def test_bad_first_event_is_a_json_error(client: openai.OpenAI, fake: FakeGemini) -> None:
-    fake.queue(raw_events=["data: <html>\n\n"])
+def test_bad_first_event_is_a_json_error_after_retries(client: openai.OpenAI, fake: FakeGemini) -> None:
+    fake.set_default(raw_events=["data: <html>\n\n"])
     with pytest.raises(openai.APIStatusError) as caught:
         list(chat(client, stream=True))
     assert caught.value.status_code == 502 and "not JSON" in caught.value.message
+    assert len(fake.calls("streamGenerateContent")) == 3  # read before the answer started: still retryable
 
 
 def test_unsupported_field_is_400_naming_it(client: openai.OpenAI, fake: FakeGemini) -> None:
