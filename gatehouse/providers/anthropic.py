@@ -178,19 +178,31 @@ class AnthropicStream:
 
     async def _batches(self) -> AsyncGenerator[list[bytes], None]:
         """The payloads translated from each piece the connection delivers."""
-        decoder, translator = self._decoder, self._translator
+        decoder = self._decoder
         with map_provider_errors(self._timeout, streaming=True):
             async for piece in self._resp.content.iter_any():
-                out: list[bytes] = []
-                for data in decoder.feed(piece):
-                    out += translator.feed(data)
+                out, error = self._translate(decoder.feed(piece))
                 if out:
                     yield out
-        tail = [payload for data in self._decoder.close() for payload in translator.feed(data)]
-        if tail:
-            yield tail
-        translator.end()
+                if error is not None:
+                    raise error
+        out, error = self._translate(decoder.close())
+        if out:
+            yield out
+        if error is not None:
+            raise error
+        self._translator.end()
         self._done = True
+
+    def _translate(self, events: list[bytes]) -> tuple[list[bytes], UpstreamError | None]:
+        """The chunks of ``events``; an error is returned after the chunks before it, which go out first."""
+        out: list[bytes] = []
+        try:
+            for data in events:
+                out += self._translator.feed(data)
+        except UpstreamError as error:
+            return out, error
+        return out, None
 
     async def prime(self) -> None:
         """Read until the first chunk: an error event or a broken answer raises here, before any byte is sent."""

@@ -225,14 +225,14 @@ def _price(lp: _Reader, info: Mapping[str, Any], name: str, key: str, source: st
 
 
 def _split_model(lp: _Reader) -> tuple[str, str]:
-    """``provider/upstream`` (no "/" → openai), or ``custom_llm_provider`` + model."""
+    """``provider/upstream`` (no "/" → openai, ``claude-…`` → anthropic), or ``custom_llm_provider`` + model."""
     model = lp.text("model", required=True) or ""
     custom = lp.text("custom_llm_provider")
     if custom:
         return custom, model
     provider, slash, upstream = model.partition("/")
     if not slash:
-        return "openai", model
+        return ("anthropic" if model.startswith("claude-") else "openai"), model
     if not provider or not upstream:
         raise lp.fail("model", f"'{model}' must look like '<provider>/<model>'")
     return provider, upstream

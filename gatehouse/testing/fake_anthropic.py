@@ -31,7 +31,18 @@ from .fake_answers import RecordedRequest
 from .fake_anthropic_answers import Script, error_body, message, stream_events, validate
 from .service import ThreadedService, serve_until_signal
 
-__all__ = ["FakeAnthropic", "Script", "main"]
+__all__ = ["FakeAnthropic", "Script", "anthropic_model_config", "main"]
+
+#: The key :func:`anthropic_model_config` configures (and a fake started with it requires).
+FAKE_ANTHROPIC_KEY = "sk-ant-fake-key-0000"
+
+
+def anthropic_model_config(url: str, model_name: str = "claude", model: str = "claude-sonnet-4-5",
+                           **params: Any) -> dict[str, Any]:
+    """A ``model_list`` entry for an ``anthropic/`` deployment at the fake on ``url``;
+    ``params`` are added to (or override) its ``litellm_params``."""
+    return {"model_name": model_name, "litellm_params": {
+        "model": f"anthropic/{model}", "api_base": url, "api_key": FAKE_ANTHROPIC_KEY, **params}}
 
 
 class FakeAnthropic(ThreadedService):
@@ -43,6 +54,8 @@ class FakeAnthropic(ThreadedService):
         """``require_api_key``: answer 401 unless ``x-api-key`` (or a bearer token) is this key."""
         self.require_api_key = require_api_key
         self.requests: list[RecordedRequest] = []
+        self.cancelled = 0
+        """Streams whose client left before the last event was written."""
         self._queue: list[dict[str, Any]] = []
         self._default: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -74,6 +87,7 @@ class FakeAnthropic(ThreadedService):
             self._queue.clear()
             self._default = {}
             self.requests.clear()
+            self.cancelled = 0
 
     def bodies(self) -> list[Any]:
         """The parsed bodies received so far."""
@@ -113,17 +127,25 @@ class FakeAnthropic(ThreadedService):
         script, number = self._take(rec)
         rid = f"fake_{number}"
         refused = self._refuse(request, body)
-        if refused is not None:
-            return refused
+        if refused is not None or not isinstance(body, dict):
+            return refused or _json(400, error_body("invalid_request_error", "the body must be a JSON object"), {})
         if script.delay:
             await asyncio.sleep(script.delay)
         if script.status is not None:
+            if script.raw is not None:  # an error page from something in front of the API
+                return web.Response(status=script.status, body=script.raw.encode(), headers=script.headers,
+                                    content_type=script.content_type or "text/html")
             return _json(script.status, error_body(script.error_type, script.error_message, f"req_{rid}"),
                          script.headers)
         if script.raw is not None and not body.get("stream"):
             return web.Response(body=script.raw.encode(), content_type=script.content_type or "application/json")
         if body.get("stream") is True and not script.ignore_stream:
-            return await _stream(request, body, script, rid)
+            try:
+                return await _stream(request, body, script, rid)
+            except (asyncio.CancelledError, ConnectionError):
+                with self._lock:
+                    self.cancelled += 1
+                raise
         return _json(200, orjson.dumps(message(body, script, rid)), script.headers)
 
     def _refuse(self, request: web.Request, body: Any) -> web.Response | None:

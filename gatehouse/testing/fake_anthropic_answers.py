@@ -43,7 +43,7 @@ class Script:
     usage: dict[str, int] = field(default_factory=dict)  # merged into the usage (cache_* counts)
     model: str | None = None  # the answer's model (default: the request's)
     ignore_stream: bool = False  # answer JSON even when the request asked for a stream
-    raw: str | None = None  # a 200 answer sent verbatim (JSON or stream), for malformed answers
+    raw: str | None = None  # an answer body sent verbatim (with ``status``: an error page), for malformed answers
     content_type: str | None = None  # the content type of ``raw``
     events: list[Any] | None = None  # the stream's events exactly (dicts, or str sent verbatim)
     die_after_events: int | None = None  # stream: close the connection after N events
@@ -240,6 +240,7 @@ def stream_events(body: dict[str, Any], script: Script, rid: str) -> list[dict[s
 
 def _block_events(index: int, block: dict[str, Any], script: Script) -> list[dict[str, Any]]:
     kind = block["type"]
+    head: dict[str, Any]
     if kind == "text":
         head = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": piece}

@@ -28,9 +28,14 @@ adjust ``request.body`` after translating. Every function raises
 Anthropic cannot take, and :class:`~gatehouse.errors.UpstreamError` for an
 answer that is not what the API documents.
 
-Anthropic → OpenAI (``/v1/messages``' direction): :func:`to_openai_request`,
-:func:`to_anthropic_response`, :class:`ChunkTranslator` (OpenAI chunks → Anthropic
-events) and :func:`anthropic_error_body`.
+Anthropic → OpenAI (``/v1/messages``' direction)::
+
+    openai_body = to_openai_request(messages_body)         # then any provider
+    to_anthropic_response(chat_completion, model=...)      # → an Anthropic message
+    anthropic_error_body(status, message)                  # → {"type": "error", "error": {...}}
+    chunks = ChunkTranslator(model)
+    events = chunks.chunk(openai_chunk) ... + chunks.end()   # → Anthropic events
+    sse_event(event)                                       # → b"event: …\ndata: …\n\n"
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ from .models import DEFAULT_MAX_TOKENS, ModelTraits, model_traits
 from .request import (JSON_TOOL_NAME, NATIVE, THINKING_BUDGETS, AnthropicRequest, UnsupportedParamsError,
                       is_request_field, to_anthropic_request)
 from .response import FINISH_REASONS, error_from_anthropic, finish_reason, openai_usage, to_openai_response
+from .reverse import (ERROR_TYPES, STOP_REASONS, anthropic_error_body, anthropic_usage, to_anthropic_response,
+                      to_openai_request)
+from .reverse_stream import ChunkTranslator, sse_event
 from .stream import SSEDecoder, StreamTranslator
 
 __all__ = [
@@ -47,4 +55,6 @@ __all__ = [
     "NATIVE", "is_request_field", "convert_messages", "image_source", "ModelTraits", "model_traits", "DEFAULT_MAX_TOKENS",
     "FINISH_REASONS", "finish_reason", "openai_usage", "to_openai_response", "error_from_anthropic",
     "SSEDecoder", "StreamTranslator",
+    "to_openai_request", "to_anthropic_response", "anthropic_usage", "anthropic_error_body", "STOP_REASONS",
+    "ERROR_TYPES", "ChunkTranslator", "sse_event",
 ]

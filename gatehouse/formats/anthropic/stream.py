@@ -10,7 +10,7 @@ Two small stateful objects, one per stream:
   ==========================================  =========================================================
   Anthropic event                             chunk
   ==========================================  =========================================================
-  ``message_start``                           ``delta: {role: assistant, content: ""}`` (usage recorded)
+  ``message_start``                           nothing (usage recorded); the first chunk carries ``role: assistant``
   ``content_block_start`` ``tool_use``        ``delta.tool_calls[{index, id, type, function: {name, arguments: ""}}]``
   ``content_block_delta`` ``text_delta``      ``delta.content``
   ``content_block_delta`` ``input_json_delta`` ``delta.tool_calls[{index, function: {arguments}}]``
@@ -24,7 +24,9 @@ Two small stateful objects, one per stream:
                                               overloaded, else 500)
   ==========================================  =========================================================
 
-Event types Anthropic adds later are ignored, as its versioning policy asks of
+Nothing is produced before the first delta, so an ``error`` event that comes
+first can still be answered as an HTTP error (and retried). Event types
+Anthropic adds later are ignored, as its versioning policy asks of
 clients; an event that is not JSON, or a stream that does not begin with
 ``message_start``, raises a 502 ``UpstreamError``.
 """
@@ -52,9 +54,9 @@ class SSEDecoder:
         self._buffer = b""
 
     def feed(self, piece: bytes) -> list[bytes]:
-        if b"\r" in piece:
-            piece = piece.replace(b"\r\n", b"\n")
         buffer = self._buffer + piece if self._buffer else piece
+        if b"\r" in piece:  # after joining: a CRLF may be split between two pieces
+            buffer = buffer.replace(b"\r\n", b"\n")
         events = buffer.split(b"\n\n")
         self._buffer = events.pop()
         return [data for data in map(_data, events) if data is not None]
@@ -100,6 +102,7 @@ class StreamTranslator:
         self._blocks: dict[int, tuple[str, int]] = {}  # block index → (kind, tool call index)
         self._tool_calls = 0
         self._json_used = False
+        self._spoke = False
 
     # -- input -------------------------------------------------------------------
     def feed(self, data: bytes) -> list[bytes]:
@@ -145,7 +148,7 @@ class StreamTranslator:
         self._prefix = (b'{"id":' + orjson.dumps(self._id) + b',"object":"chat.completion.chunk","created":'
                         + str(self.created).encode() + b',"model":' + orjson.dumps(self.model)
                         + b',"choices":[{"index":0,"delta":')
-        return [self._chunk(b'{"role":"assistant","content":""}')]
+        return []  # the role goes with the first delta: nothing is produced before there is something to say
 
     def _block_start(self, event: Mapping[str, Any]) -> list[bytes]:
         self._require_start()
@@ -220,6 +223,9 @@ class StreamTranslator:
         return openai_usage(self._usage)
 
     def _chunk(self, delta: bytes, finish: bytes = b"null") -> bytes:
+        if not self._spoke:  # the first chunk carries the role, as OpenAI's first chunk does
+            self._spoke = True
+            delta = b'{"role":"assistant"' + (b"," + delta[1:] if delta != b"{}" else b"}")
         return self._prefix + delta + b',"finish_reason":' + finish + b"}]}"
 
     def _require_start(self) -> None:
