@@ -15,6 +15,7 @@ from .base import Provider
 from .gemini import GeminiProvider
 from .mock import MockProvider
 from .openai import DEFAULT_API_BASES, SELF_HOSTED, OpenAICompatibleProvider
+from .text_completion import TextCompletionProvider
 from .vertex import VertexProvider
 
 __all__ = ["REGISTRY", "ProviderFactory"]
@@ -28,4 +29,5 @@ REGISTRY: Mapping[str, ProviderFactory] = MappingProxyType({
     "vertex_ai": VertexProvider,
     "vertex_ai_beta": VertexProvider,
     **{name: OpenAICompatibleProvider for name in (*DEFAULT_API_BASES, *SELF_HOSTED)},
+    "text-completion-openai": TextCompletionProvider,  # chat requests go to /completions
 })
