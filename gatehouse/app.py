@@ -28,7 +28,7 @@ from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
 from .providers import Providers
 from .response_cache import CacheSettings, ResponseCache
-from .routing.deployment import RouterSettings, deployments_from_config
+from .routing.deployment import RouterSettings, deployments_from_config, provider_defaults
 from .routing.router import Router
 
 __all__ = ["Gateway"]
@@ -52,7 +52,8 @@ class Gateway:
         source = config.source
         self.metrics = Metrics()
         self.background = Background()
-        deployments = deployments_from_config(config.model_list, source=source)
+        deployments = deployments_from_config(config.model_list, source=source,
+                                              defaults=provider_defaults(config.litellm_settings))
         self._prices = {d.id: (d.input_cost_per_token, d.output_cost_per_token) for d in deployments}
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
         self.providers = Providers(deployments, source=source)

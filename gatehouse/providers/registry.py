@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Callable, Mapping
 
 from .base import Provider
+from .bedrock import BedrockProvider
 from .mock import MockProvider
 from .openai import DEFAULT_API_BASES, SELF_HOSTED, OpenAICompatibleProvider
 
@@ -20,5 +21,6 @@ ProviderFactory = Callable[[], Provider]
 
 REGISTRY: Mapping[str, ProviderFactory] = MappingProxyType({
     "mock": MockProvider,
+    "bedrock": BedrockProvider,
     **{name: OpenAICompatibleProvider for name in (*DEFAULT_API_BASES, *SELF_HOSTED)},
 })

@@ -22,7 +22,7 @@ import orjson
 
 from ..config.errors import ConfigError
 
-__all__ = ["Deployment", "deployments_from_config", "RouterSettings", "STRATEGIES"]
+__all__ = ["Deployment", "deployments_from_config", "provider_defaults", "RouterSettings", "STRATEGIES"]
 
 log = logging.getLogger("gatehouse.routing")
 
@@ -158,8 +158,12 @@ class Deployment:
     reads for itself (``aws_region_name``, ``vertex_project``, ``azure_ad_token``, ...)."""
 
 
-def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: str) -> list[Deployment]:
+def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: str,
+                            defaults: Mapping[str, Any] | None = None) -> list[Deployment]:
     """Parse ``model_list``; raise ConfigError naming the key on any problem.
+
+    ``defaults``: ``litellm_params`` every deployment has unless it sets its own
+    (``litellm_settings.drop_params`` / ``modify_params``, see :func:`provider_defaults`).
 
     Ids come from ``model_info.id`` when given (duplicates are an error), else
     a stable hash of the entry; identical entries get ``-2``, ``-3`` ... suffixes.
@@ -171,7 +175,7 @@ def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: 
     deployments: list[Deployment] = []
     seen: set[str] = set()
     for index, entry in enumerate(model_list):
-        deployment, explicit = _deployment(entry, f"model_list[{index}]", source)
+        deployment, explicit = _deployment(entry, f"model_list[{index}]", source, defaults or _EMPTY)
         if deployment.id in seen:
             if explicit:
                 key = f"model_list[{index}].model_info.id"
@@ -182,7 +186,13 @@ def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: 
     return deployments
 
 
-def _deployment(entry: Any, key: str, source: str) -> tuple[Deployment, bool]:
+def provider_defaults(litellm_settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``litellm_settings`` providers read per deployment: ``drop_params``, ``modify_params``."""
+    settings = litellm_settings or _EMPTY
+    return {k: settings[k] for k in ("drop_params", "modify_params") if settings.get(k) is not None}
+
+
+def _deployment(entry: Any, key: str, source: str, defaults: Mapping[str, Any]) -> tuple[Deployment, bool]:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"must be a mapping, not {type(entry).__name__}", key=key, source=source)
     top = _Reader(entry, f"{key}.", source)
@@ -211,7 +221,7 @@ def _deployment(entry: Any, key: str, source: str) -> tuple[Deployment, bool]:
         output_cost_per_token=_price(lp, info, "output_cost_per_token", key, source),
         params=MappingProxyType(_upstream_params(raw)),
         model_info=MappingProxyType(dict(info)),
-        litellm_params=MappingProxyType(dict(raw)),
+        litellm_params=MappingProxyType({**defaults, **raw}),
     )
     return deployment, given_id is not None
 
