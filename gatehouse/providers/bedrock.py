@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from ..errors import BadRequestError, UpstreamError
 from ..formats.bedrock_converse import ConverseOptions, chat_answer, chat_request, error_from, image_urls
@@ -166,7 +167,7 @@ class BedrockProvider:
                     timeout: float) -> tuple[bytes, Mapping[str, str]]:
         headers = self._signed(deployment_id, target, url, data, _JSON)
         with map_provider_errors(timeout, self._secrets(deployment_id, target)):
-            async with self._client().post(url, data=data, headers=headers, timeout=target.timeout(
+            async with self._client().post(URL(url, encoded=True), data=data, headers=headers, timeout=target.timeout(
                     timeout, stream=False, connect=self._connect_timeout)) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
@@ -179,7 +180,7 @@ class BedrockProvider:
         url = target.url("converse-stream")
         headers = self._signed(deployment.id, target, url, data, _STREAM)
         with map_provider_errors(timeout, self._secrets(deployment.id, target)):
-            resp = await self._client().post(url, data=data, headers=headers, timeout=target.timeout(
+            resp = await self._client().post(URL(url, encoded=True), data=data, headers=headers, timeout=target.timeout(
                 timeout, stream=True, connect=self._connect_timeout))
         if resp.status >= 400 or "eventstream" not in resp.content_type:
             try:

@@ -50,16 +50,27 @@ class ConverseEvents:
 
     async def _batches(self) -> AsyncIterator[list[bytes]]:
         buffer = EventStreamBuffer()
-        with map_provider_errors(self._timeout, streaming=True):
-            async for data in self._resp.content.iter_any():
-                buffer.add_data(data)
-                yield self._translate(buffer)
-        if not self._translator.finished:
-            raise self._fail("the stream ended before messageStop")
+        try:
+            with map_provider_errors(self._timeout, streaming=True):
+                async for data in self._resp.content.iter_any():
+                    buffer.add_data(data)
+                    out: list[bytes] = []
+                    try:
+                        self._translate(buffer, out)
+                    except UpstreamError:
+                        if out:  # what came before the bad frame still reaches the client
+                            yield out
+                        raise
+                    yield out
+            if not self._translator.finished:
+                raise UpstreamError("the stream ended before messageStop", status=502)
+        except UpstreamError as exc:  # every failure names the deployment
+            raise UpstreamError(f"Bedrock deployment '{self._deployment}': {exc.message}", status=exc.status,
+                                type=exc.type) from None
         self._done = True
 
-    def _translate(self, buffer: EventStreamBuffer) -> list[bytes]:
-        out: list[bytes] = []
+    def _translate(self, buffer: EventStreamBuffer, out: list[bytes]) -> None:
+        """Append the chunk payloads of every complete frame in ``buffer`` to ``out``."""
         try:
             for message in buffer:
                 headers: dict[str, Any] = message.headers
@@ -72,14 +83,7 @@ class ConverseEvents:
                     raise UpstreamError(f"Bedrock sent a stream error: {headers.get(':error-code')}: "
                                         f"{headers.get(':error-message')}", status=502)
         except ParserError as exc:
-            raise self._fail(f"an event-stream frame is corrupt ({type(exc).__name__})") from None
-        except UpstreamError as exc:
-            raise UpstreamError(f"Bedrock deployment '{self._deployment}': {exc.message}", status=exc.status,
-                                type=exc.type) from None
-        return out
-
-    def _fail(self, what: str) -> UpstreamError:
-        return UpstreamError(f"Bedrock deployment '{self._deployment}': {what}", status=502)
+            raise UpstreamError(f"an event-stream frame is corrupt ({type(exc).__name__})", status=502) from None
 
     async def aclose(self) -> None:
         if self._done:

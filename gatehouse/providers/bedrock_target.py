@@ -60,6 +60,7 @@ class Target:
     timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout] = field(default_factory=dict)
 
     def url(self, action: str) -> str:
+        """``{endpoint}/model/{model id, every reserved character escaped}/{action}`` (what is signed)."""
         return f"{self.endpoint}/model/{quote(self.model_id, safe='')}/{action}"
 
     def timeout(self, seconds: float, *, stream: bool, connect: float) -> aiohttp.ClientTimeout:
