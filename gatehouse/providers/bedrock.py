@@ -77,8 +77,8 @@ class BedrockProvider:
             import botocore.session
 
             try:
-                profile_region = botocore.session.Session(profile=str(lp["aws_profile_name"])).get_config_variable(
-                    "region")
+                scoped = botocore.session.Session(profile=str(lp["aws_profile_name"])).get_scoped_config()
+                profile_region = scoped.get("region")
             except Exception as exc:
                 raise DeploymentProblem(f"AWS profile '{lp['aws_profile_name']}': {exc}", "aws_profile_name") from None
         target = build_target(deployment, global_env=self._env, profile_region=profile_region)

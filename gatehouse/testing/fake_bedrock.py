@@ -97,6 +97,7 @@ class FakeBedrock(ThreadedService):
             self.requests.clear()
             self.sts_calls.clear()
             self.default = Reply()
+            self.sts_lifetime = 3600.0
 
     def add_key(self, access_key: str, secret: str, token: str | None = None, expires: float | None = None) -> None:
         with self._lock:

@@ -14,14 +14,13 @@ from gatehouse.testing.fake_bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock
 
 REGION = "us-east-1"
 #: Environment for every gateway with a bedrock deployment: no instance-metadata lookups, no
-#: shared AWS files or keys of the machine running the tests.
+#: shared AWS files or keys of the machine running the tests. (Empty values only for variables
+#: botocore and Gatehouse treat as unset when empty: an empty AWS_PROFILE names a profile "".)
 AWS_ENV = {
     "AWS_EC2_METADATA_DISABLED": "true", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
     "AWS_CONFIG_FILE": "/nonexistent/config", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
-    "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_DEFAULT_PROFILE": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "",
-    "AWS_REGION_NAME": "", "AWS_BEARER_TOKEN_BEDROCK": "", "AWS_BEDROCK_RUNTIME_ENDPOINT": "",
-    "AWS_ENDPOINT_URL_STS": "", "AWS_ENDPOINT_URL": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_ROLE_ARN": "",
+    "AWS_SESSION_TOKEN": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_REGION_NAME": "",
+    "AWS_BEARER_TOKEN_BEDROCK": "", "AWS_BEDROCK_RUNTIME_ENDPOINT": "",
 }
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 
