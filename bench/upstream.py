@@ -4,7 +4,8 @@
 ``"stream": true`` in the body it answers 20 content chunks, a finish chunk
 and ``[DONE]`` as server-sent events (chunked transfer encoding, one HTTP
 chunk per event, as real providers send them). ``GET /stats`` gives the
-request counts; ``GET /health`` answers 200.
+request counts; ``GET /health`` answers 200. ``POST /model/<id>/converse`` and
+``…/converse-stream`` answer as AWS Bedrock does (``bench/bedrock_wire.py``).
 
 Run: ``python bench/upstream.py --port 8001``.
 """
@@ -84,9 +85,20 @@ def build_router() -> Router:
         return json_response(json.dumps(router.count).encode())
 
     router.add(b"POST", lambda p: p.endswith(b"/chat/completions"), "chat", chat)
+    _add_bedrock(router)
     router.add(b"GET", lambda p: p == b"/stats", "stats", stats)
     router.add(b"GET", lambda p: p == b"/health", "health", lambda _: json_response(b'{"status":"ok"}'))
     return router
+
+
+def _add_bedrock(router: Router) -> None:
+    """Bedrock Converse routes (``/model/<id>/converse``, ``…/converse-stream``), counted as ``chat``."""
+    from bedrock_wire import converse_response, converse_stream_response
+
+    converse, stream = converse_response(), converse_stream_response()
+    router.add(b"POST", lambda p: p.startswith(b"/model/") and p.endswith(b"/converse"), "chat", lambda _: converse)
+    router.add(b"POST", lambda p: p.startswith(b"/model/") and p.endswith(b"/converse-stream"), "chat",
+               lambda _: stream)
 
 
 def main() -> None:
