@@ -193,7 +193,8 @@ class BedrockProvider:
                                     f"'{resp.content_type}', not an AWS event stream", status=502)
             raise self._error(resp.status, resp.headers, raw, deployment.id, target)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        translator = StreamTranslator(target.model_id, include_usage=include_usage, json_tool=json_tool)
+        # chunks carry the deployment's model string: the relay re-stamps exactly that to the client's model name
+        translator = StreamTranslator(deployment.upstream_model, include_usage=include_usage, json_tool=json_tool)
         return self._stream_mod.ConverseEvents(resp, translator, timeout, target.name)
 
     async def _embed(self, body: dict[str, Any], deployment_id: str, target: Target, timeout: float) -> dict[str, Any]:

@@ -241,6 +241,9 @@ def test_model_families_and_id_forms(client: openai.OpenAI, fake: FakeBedrock, g
     assert answer.choices[0].message.content == "Hello! You said: Hello there"
     assert fake.requests[-1].model_id == model_id
     assert fake.requests[-1].path == f"/model/{model_id.replace(':', '%3A')}/converse"
+    chunks = list(client.chat.completions.create(model=group, messages=HELLO, stream=True, extra_body=extra))
+    assert fake.requests[-1].path == f"/model/{model_id.replace(':', '%3A')}/converse-stream"
+    assert {c.model for c in chunks} == {group}
     if group == "mistral":
         assert fake.requests[-1].body["additionalModelRequestFields"] == {"top_k": 5}
     if group == "nova":
