@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+import httpx
 import openai
 import pytest
 
@@ -18,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bedrock_support import AWS_ENV, MODEL, REGION, bedrock_fake, deployment, fake  # noqa: E402,F401
 
 from gatehouse.testing import GatewayProcess, ServerStartError  # noqa: E402
-from gatehouse.testing.fake_bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock  # noqa: E402
+from gatehouse.testing.fake_bedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock, Reply  # noqa: E402
 
 HELLO = [{"role": "user", "content": "Hello"}]
 ROLE = "arn:aws:iam::123456789012:role/gatehouse-bedrock"
@@ -58,6 +59,14 @@ def test_session_token_is_sent_and_signed(gateway: Callable[..., GatewayProcess]
     ask(gw)
     assert fake.requests[-1].signer == "ASIATEMPKEY"
     assert fake.requests[-1].headers["X-Amz-Security-Token"] == "temp-token"
+    fake.queue(Reply(status=403, error_type="AccessDeniedException", message="denied for temp-secret temp-token"))
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        ask(gw)
+    assert "temp-secret" not in caught.value.message and "temp-token" not in caught.value.message
+    for path in ("/v1/model/info", "/metrics", "/v1/models"):
+        shown = httpx.get(gw.base_url + path, timeout=30).text
+        assert "temp-secret" not in shown and "temp-token" not in shown
+    assert "temp-secret" not in gw.logs() and "temp-token" not in gw.logs()
 
 
 def test_profile_from_the_shared_files(gateway: Callable[..., GatewayProcess], fake: FakeBedrock) -> None:
