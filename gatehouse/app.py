@@ -23,6 +23,9 @@ from .guardrails import build_guardrails, check_requested, parse_guardrails
 from .metrics import Metrics
 from .plugins import ParallelRequestLimiter, bind_builtins
 from .plugins.spend import SpendTracker
+from .config.errors import ConfigError
+from .pricing import PriceFileError, PriceMap
+from .pricing.prices import PRICE_FILE_ENV
 from .policy.loading import Loader
 from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
@@ -54,7 +57,11 @@ class Gateway:
         self.background = Background()
         deployments = deployments_from_config(config.model_list, source=source,
                                               defaults=provider_defaults(config.litellm_settings))
-        self._prices = {d.id: (d.input_cost_per_token, d.output_cost_per_token) for d in deployments}
+        try:
+            price_map = PriceMap.load()
+        except PriceFileError as exc:
+            raise ConfigError(str(exc), key=PRICE_FILE_ENV, source=source) from None
+        self.prices = {d.id: price_map.for_deployment(d) for d in deployments}
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
         self.providers = Providers(deployments, source=source)
         redis = config.redis
@@ -110,7 +117,7 @@ class Gateway:
         ordered: list[tuple[str, object]] = []
         if self.config.master_key:  # virtual keys exist: their limits and budgets
             ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.cache)))
-            ordered.append(("spend_tracker", SpendTracker(prices=self._prices, store=self.store,
+            ordered.append(("spend_tracker", SpendTracker(prices=self.prices, store=self.store,
                                                            on_flush=self.auth.forget)))
         ordered += loader.callbacks(self.config.callbacks, bind_builtins(cache=self.cache))
         ordered += loader.event_functions(self.config.success_callbacks, "success")

@@ -52,7 +52,7 @@ def map_provider_errors(timeout: float, secrets: Iterable[str | None] = (), *, s
     A timeout → ``GatewayTimeoutError``; a refused/reset/DNS failure before
     the answer → ``UpstreamUnavailableError``; a connection that breaks while a
     stream is being read (``streaming=True``) → a 502 ``UpstreamError``.
-    ``GatewayError``\ s raised inside pass through untouched. Messages never
+    Gateway errors raised inside pass through untouched. Messages never
     carry ``secrets`` or host names.
     """
     try:
