@@ -21,7 +21,6 @@ from typing import Any, Mapping
 
 import aiohttp
 import orjson
-from yarl import URL
 
 from ..errors import BadRequestError, UpstreamError
 from ..formats.bedrock_converse import ConverseOptions, chat_answer, chat_request, error_from, image_urls
@@ -125,9 +124,15 @@ class BedrockProvider:
             headers = {**headers, **target.extra_headers}
         if target.bearer is not None:
             return {**headers, "Authorization": f"Bearer {target.bearer}"}
-        request = self._request_cls(method="POST", url=url, data=data, headers=dict(headers))
-        self._sigv4(self._keys[deployment_id].current, "bedrock", target.region).add_auth(request)
-        return dict(request.headers.items())
+        headers = {**headers, "Host": target.host}  # given, so botocore need not parse it out of the URL
+        request = self._request_cls(method="POST", url=url, data=data, headers=headers)
+        credentials = self._keys[deployment_id].current
+        self._sigv4(credentials, "bedrock", target.region).add_auth(request)
+        signed = request.headers
+        headers["X-Amz-Date"], headers["Authorization"] = signed["X-Amz-Date"], signed["Authorization"]
+        if credentials.token:
+            headers["X-Amz-Security-Token"] = credentials.token
+        return headers
 
     def _secrets(self, deployment_id: str, target: Target) -> tuple[str | None, ...]:
         keys = self._keys.get(deployment_id)
@@ -157,17 +162,18 @@ class BedrockProvider:
         if target.embedding:
             return await self._embed(body, deployment.id, target, timeout)
         data, json_tool = await self._converse_body(body, target)
-        raw, _ = await self._post(deployment.id, target, target.url("converse"), data, timeout)
+        raw, _ = await self._post(deployment.id, target, "converse", data, timeout)
         try:
             return chat_answer(_json(raw, target), target.model_id, json_tool)
         except UpstreamError as exc:
             raise UpstreamError(f"Bedrock deployment '{target.name}': {exc.message}", status=exc.status) from None
 
-    async def _post(self, deployment_id: str, target: Target, url: str, data: bytes,
+    async def _post(self, deployment_id: str, target: Target, action: str, data: bytes,
                     timeout: float) -> tuple[bytes, Mapping[str, str]]:
+        url, encoded = target.url(action)
         headers = self._signed(deployment_id, target, url, data, _JSON)
         with map_provider_errors(timeout, self._secrets(deployment_id, target)):
-            async with self._client().post(URL(url, encoded=True), data=data, headers=headers, timeout=target.timeout(
+            async with self._client().post(encoded, data=data, headers=headers, timeout=target.timeout(
                     timeout, stream=False, connect=self._connect_timeout)) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
@@ -177,10 +183,10 @@ class BedrockProvider:
     async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> Any:
         target = self._target(deployment, operation)
         data, json_tool = await self._converse_body(body, target)
-        url = target.url("converse-stream")
+        url, encoded = target.url("converse-stream")
         headers = self._signed(deployment.id, target, url, data, _STREAM)
         with map_provider_errors(timeout, self._secrets(deployment.id, target)):
-            resp = await self._client().post(URL(url, encoded=True), data=data, headers=headers, timeout=target.timeout(
+            resp = await self._client().post(encoded, data=data, headers=headers, timeout=target.timeout(
                 timeout, stream=True, connect=self._connect_timeout))
         if resp.status >= 400 or "eventstream" not in resp.content_type:
             try:
@@ -201,10 +207,9 @@ class BedrockProvider:
         for key in target.ignored:
             body.pop(key, None)
         requests = embedding_requests(body, target.model_id, target.drop_params)
-        url = target.url("invoke")
 
         async def one(request: dict[str, Any]) -> tuple[Any, int | None]:
-            raw, headers = await self._post(deployment_id, target, url, orjson.dumps(request), timeout)
+            raw, headers = await self._post(deployment_id, target, "invoke", orjson.dumps(request), timeout)
             count = headers.get("X-Amzn-Bedrock-Input-Token-Count")
             return _json(raw, target), int(count) if count and count.isdigit() else None
 

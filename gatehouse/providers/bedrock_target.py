@@ -16,16 +16,17 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
+from yarl import URL
 
 from ..formats.bedrock_converse import KNOWN, NATIVE, model_family
 from ..formats.bedrock_embeddings import embedding_kind
 from ..routing.deployment import CREDENTIAL_PARAMS, ROUTING_PARAMS, Deployment
 from .base import DeploymentProblem
 
-__all__ = ["Target", "parse_model", "region_for", "endpoint_for", "ignored_params", "truthy"]
+__all__ = ["Target", "build_target", "parse_model", "region_for", "endpoint_for", "host_header", "ignored_params", "truthy"]
 
 log = logging.getLogger("gatehouse.providers.bedrock")
 
@@ -52,16 +53,24 @@ class Target:
     embedding: str | None
     region: str
     endpoint: str
+    host: str
+    """The ``Host`` header for ``endpoint`` (signed): lower-case, port only when not the scheme's default."""
     drop_params: bool
     modify_params: bool
     extra_headers: dict[str, str]
     ignored: frozenset[str]
     bearer: str | None = field(default=None, repr=False)
     timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout] = field(default_factory=dict)
+    urls: dict[str, tuple[str, URL]] = field(default_factory=dict)
 
-    def url(self, action: str) -> str:
-        """``{endpoint}/model/{model id, every reserved character escaped}/{action}`` (what is signed)."""
-        return f"{self.endpoint}/model/{quote(self.model_id, safe='')}/{action}"
+    def url(self, action: str) -> tuple[str, URL]:
+        """``{endpoint}/model/{model id, every reserved character escaped}/{action}``: the text that is
+        signed, and the same URL for aiohttp (kept encoded: ``:`` stays ``%3A`` as signed)."""
+        found = self.urls.get(action)
+        if found is None:
+            text = f"{self.endpoint}/model/{quote(self.model_id, safe='')}/{action}"
+            found = self.urls[action] = (text, URL(text, encoded=True))
+        return found
 
     def timeout(self, seconds: float, *, stream: bool, connect: float) -> aiohttp.ClientTimeout:
         found = self.timeouts.get((seconds, stream))
@@ -106,6 +115,16 @@ def endpoint_for(deployment: Deployment, region: str, env: Mapping[str, str]) ->
     return endpoint
 
 
+def host_header(endpoint: str) -> str:
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    return host
+
+
 def ignored_params(deployment: Deployment) -> frozenset[str]:
     """Deployment params Bedrock has no use for: warned about once, never sent."""
     ignored = frozenset(k for k in deployment.params
@@ -129,10 +148,11 @@ def build_target(deployment: Deployment, *, global_env: Mapping[str, str] | None
         log.warning("deployment '%s': bedrock/invoke/ chat is served through the Converse API",
                     deployment.model_name)
     region = region_for(lp, embedded, env, profile_region)
+    endpoint = endpoint_for(deployment, region, env)
     headers = {str(k): str(v) for k, v in dict(lp.get("extra_headers") or {}).items()}
     return Target(
         name=deployment.model_name, model_id=model_id, family=model_family(model_id),
-        embedding=embedding_kind(model_id), region=region, endpoint=endpoint_for(deployment, region, env),
+        embedding=embedding_kind(model_id), region=region, endpoint=endpoint, host=host_header(endpoint),
         drop_params=truthy(lp.get("drop_params")), modify_params=truthy(lp.get("modify_params")),
         extra_headers=headers, ignored=ignored_params(deployment),
     )

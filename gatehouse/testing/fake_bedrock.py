@@ -56,6 +56,8 @@ class Recorded:
     action: str | None = None
     signer: str | None = None
     region: str | None = None
+    issued: str | None = None
+    """STS calls: the access key id of the credentials issued."""
     at: float = field(default_factory=time.time)
 
 
@@ -201,6 +203,7 @@ class FakeBedrock(ThreadedService):
         akid, secret, token = f"ASIAFAKE{n:08d}", secrets.token_hex(16), f"token-{n}-{secrets.token_hex(8)}"
         expires = time.time() + self.sts_lifetime
         self.add_key(akid, secret, token, expires)
+        rec.issued = akid
         stamp = dt.datetime.fromtimestamp(expires, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         xml = sts_credentials_xml(rec.action, akid, secret, token, stamp, form.get("RoleArn", ""))
         return web.Response(body=xml, content_type="text/xml")
