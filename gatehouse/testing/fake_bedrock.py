@@ -15,10 +15,15 @@ Routes: ``POST /model/{modelId}/converse``, ``…/converse-stream``, ``…/invok
 (Titan / Cohere embeddings), ``POST /`` (STS ``AssumeRole`` and
 ``AssumeRoleWithWebIdentity``, form-encoded), ``GET /images/{name}`` (test images).
 The default answer says ``"Hello! You said: <last user text>"``.
+
+Run it alone: ``python -m gatehouse.testing.fake_bedrock --port 8002`` (keys
+``AKIDFAKEBEDROCK`` / ``fake-bedrock-secret``, region ``us-east-1``).
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import datetime as dt
 import itertools
 import secrets
@@ -33,9 +38,9 @@ from aiohttp import web
 
 from .aws_wire import Key, SigV4Failure, sts_credentials_xml, verify_sigv4
 from .fake_bedrock_answers import Reply, converse_answer, embeddings_answer, stream_frames
-from .service import ThreadedService
+from .service import ThreadedService, serve_until_signal
 
-__all__ = ["FakeBedrock", "Reply", "Recorded", "ACCESS_KEY", "SECRET_KEY", "PNG"]
+__all__ = ["FakeBedrock", "Reply", "Recorded", "ACCESS_KEY", "SECRET_KEY", "PNG", "main"]
 
 ACCESS_KEY, SECRET_KEY = "AKIDFAKEBEDROCK", "fake-bedrock-secret"
 #: A 1×1 PNG, served at ``/images/pixel.png``.
@@ -241,3 +246,19 @@ async def _stream(request: web.Request, frames: list[bytes], reply: Reply) -> we
         await resp.write(frame)
     await resp.write_eof()
     return resp
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m gatehouse.testing.fake_bedrock --port N [--host H] [--region R ...]``."""
+    parser = argparse.ArgumentParser(description="Fake AWS Bedrock Runtime and STS")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8002)
+    parser.add_argument("--region", action="append", default=None, help="accepted signing region (repeatable)")
+    args = parser.parse_args(argv)
+    fake = FakeBedrock(regions=tuple(args.region or ["us-east-1"]))
+    asyncio.run(serve_until_signal(fake, args.host, args.port, label="fake bedrock",
+                                   suffix=f" (keys {ACCESS_KEY} / {SECRET_KEY})"))
+
+
+if __name__ == "__main__":
+    main()
