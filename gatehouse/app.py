@@ -11,13 +11,13 @@ import logging
 from typing import Any
 
 from . import __version__
-from .auth.authenticate import Authenticator
+from .auth.configure import build_authenticator
 from .auth.management import KeyManager
 from .auth.routes import key_routes
 from .auth.store import KeyStore, open_key_store
 from .background import Background
 from .cache import DualCache
-from .config import GatewayConfig
+from .config import ConfigError, GatewayConfig
 from .flow import Flow, FlowSettings
 from .guardrails import build_guardrails, check_requested, parse_guardrails
 from .metrics import Metrics
@@ -69,10 +69,11 @@ class Gateway:
             redis_url=redis.url, redis_host=redis.host, redis_port=redis.port, redis_password=redis.password
         )
         self.store: KeyStore = open_key_store(config.database_url, config.data_dir, pool_max_size=config.database_pool_size)
-        self.auth = Authenticator(master_key=config.master_key, store=self.store, cache_ttl=config.key_cache_ttl)
-        self.keys = KeyManager(self.store, on_change=self.auth.forget)
-        self.key_routes = key_routes(self.keys, lambda request: self.auth.require_master(request.headers))
         loader = Loader(config.base_dir, source=source)
+        self.auth = build_authenticator(config.general_settings, master_key=config.master_key, store=self.store,
+                                        cache_ttl=config.key_cache_ttl, loader=loader, source=source)
+        self.keys = KeyManager(self.store, on_change=self.auth.forget)
+        self.key_routes = key_routes(self.keys, self._authorize_admin)
         self.guardrail_configs = parse_guardrails(config.guardrails, source=source) + parse_guardrails(
             config.settings_guardrails, source=source, key_prefix="litellm_settings.guardrails"
         )
@@ -100,6 +101,9 @@ class Gateway:
             ),
         )
 
+    async def _authorize_admin(self, request: Any) -> None:
+        await self.auth.require_admin(request)
+
     def _response_cache(self) -> ResponseCache | None:
         """``litellm_settings.cache``: in the gateway's cache, or in the Redis ``cache_params`` names."""
         settings = CacheSettings.from_config(self.config.litellm_settings, source=self.config.source)
@@ -115,16 +119,30 @@ class Gateway:
     def _callbacks(self, loader: Loader) -> list[tuple[str, object]]:
         """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails."""
         ordered: list[tuple[str, object]] = []
-        if self.config.master_key:  # virtual keys exist: their limits and budgets
+        if not self.auth.open:  # keys (virtual, custom auth) exist: their limits and budgets
             ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.cache)))
             ordered.append(("spend_tracker", SpendTracker(prices=self.prices, store=self.store,
-                                                           on_flush=self.auth.forget)))
+                                                           on_flush=self.auth.forget,
+                                                           flush_interval=self._spend_interval())))
         ordered += loader.callbacks(self.config.callbacks, bind_builtins(cache=self.cache))
         ordered += loader.event_functions(self.config.success_callbacks, "success")
         ordered += loader.event_functions(self.config.failure_callbacks, "failure")
         ordered += [(type(obj).__name__, obj) for obj in self._extra]
         ordered += [(f"guardrail:{g.guardrail_name}", g) for g in self.guardrails]
         return ordered
+
+    def _spend_interval(self) -> float:
+        """``general_settings.proxy_batch_write_at``: seconds between spend writes (default 2)."""
+        value = self.config.general_settings.get("proxy_batch_write_at")
+        try:
+            seconds = float(value) if value is not None else 2.0
+        except (TypeError, ValueError):
+            raise ConfigError(f"must be a number of seconds, not {value!r}", key="general_settings.proxy_batch_write_at",
+                              source=self.config.source) from None
+        if seconds <= 0:
+            raise ConfigError("must be more than 0 seconds", key="general_settings.proxy_batch_write_at",
+                              source=self.config.source)
+        return seconds
 
     async def start(self) -> None:
         await self.store.open()
@@ -144,6 +162,7 @@ class Gateway:
                 except Exception as exc:  # shutting down: log and go on
                     log.warning("shutdown of a plugin failed: %s", exc)
         await self.providers.close()
+        await self.auth.close()
         await self.cache.close()
         if self._cache_store is not None:
             await self._cache_store.close()

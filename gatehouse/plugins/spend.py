@@ -65,9 +65,11 @@ class SpendTracker(CustomLogger):
             return None
         token = user_api_key_dict.api_key
         spent = float(getattr(user_api_key_dict, "spend", 0.0) or 0.0) + self.pending(token)
-        if spent >= budget:
-            who = getattr(user_api_key_dict, "key_alias", None) or token
-            raise BudgetExceededError(f"ExceededBudget: Key={who} over budget. Spend={spent:.6f}, Budget={budget}")
+        if spent >= budget:  # LiteLLM's wording, which clients match on
+            who = getattr(user_api_key_dict, "key_alias", None) or "key"
+            name = getattr(user_api_key_dict, "key_name", None)
+            raise BudgetExceededError(f"Budget has been exceeded! Key={who}{f' ({name})' if name else ''} "
+                                      f"Current cost: {spent}, Max budget: {budget}")
         return None
 
     async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:

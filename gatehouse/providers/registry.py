@@ -14,6 +14,7 @@ from .base import Provider
 from .bedrock import BedrockProvider
 from .mock import MockProvider
 from .openai import DEFAULT_API_BASES, SELF_HOSTED, OpenAICompatibleProvider
+from .text_completion import TextCompletionProvider
 
 __all__ = ["REGISTRY", "ProviderFactory"]
 
@@ -23,4 +24,5 @@ REGISTRY: Mapping[str, ProviderFactory] = MappingProxyType({
     "mock": MockProvider,
     "bedrock": BedrockProvider,
     **{name: OpenAICompatibleProvider for name in (*DEFAULT_API_BASES, *SELF_HOSTED)},
+    "text-completion-openai": TextCompletionProvider,  # chat requests go to /completions
 })
