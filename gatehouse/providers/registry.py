@@ -17,6 +17,7 @@ from .base import Provider
 from .cohere import CohereProvider
 from .compatible import PROVIDERS as COMPATIBLE
 from .gemini import GeminiProvider
+from .bedrock import BedrockProvider
 from .mock import MockProvider
 from .ollama import OllamaProvider
 from .openai import OpenAICompatibleProvider
@@ -34,6 +35,7 @@ REGISTRY: Mapping[str, ProviderFactory] = MappingProxyType({
     "gemini": GeminiProvider,
     "vertex_ai": VertexProvider,
     "vertex_ai_beta": VertexProvider,
+    "bedrock": BedrockProvider,
     "text-completion-openai": TextCompletionProvider,  # chat requests go to /completions
     "azure": AzureProvider,
     "azure_ai": AzureProvider,
