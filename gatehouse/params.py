@@ -31,7 +31,7 @@ ROUTING_PARAMS = frozenset({
     "rpm", "tpm", "weight", "order", "max_parallel_requests", "custom_llm_provider", "max_retries",
     "num_retries", "input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
     "output_cost_per_second", "max_budget", "budget_duration", "region_name", "litellm_credential_name",
-    "use_in_pass_through", "use_litellm_proxy", "drop_params", "additional_drop_params",
+    "use_in_pass_through", "use_litellm_proxy", "drop_params", "additional_drop_params", "modify_params",
     "configurable_clientside_auth_params", "litellm_trace_id", "model_info",
 })
 

@@ -16,10 +16,13 @@ from .azure import AzureProvider
 from .base import Provider
 from .cohere import CohereProvider
 from .compatible import PROVIDERS as COMPATIBLE
+from .gemini import GeminiProvider
+from .bedrock import BedrockProvider
 from .mock import MockProvider
 from .ollama import OllamaProvider
 from .openai import OpenAICompatibleProvider
 from .text_completion import TextCompletionProvider
+from .vertex import VertexProvider
 
 __all__ = ["REGISTRY", "ProviderFactory"]
 
@@ -29,6 +32,10 @@ REGISTRY: Mapping[str, ProviderFactory] = MappingProxyType({
     "mock": MockProvider,
     "anthropic": AnthropicProvider,
     **{name: OpenAICompatibleProvider for name in COMPATIBLE},
+    "gemini": GeminiProvider,
+    "vertex_ai": VertexProvider,
+    "vertex_ai_beta": VertexProvider,
+    "bedrock": BedrockProvider,
     "text-completion-openai": TextCompletionProvider,  # chat requests go to /completions
     "azure": AzureProvider,
     "azure_ai": AzureProvider,
