@@ -1,5 +1,10 @@
 """What a provider is: one deployment call, JSON or a stream of SSE payloads.
 
+Every provider speaks OpenAI (:class:`Provider`). A provider whose API is also
+a client-facing format (Anthropic's Messages API, OpenAI's Responses API)
+declares it with the optional :class:`SpeaksNatively` capability, and gets
+that endpoint's requests untranslated (:class:`NativeRequest`).
+
 Providers map their own failures to :mod:`gatehouse.errors` at this boundary:
 an HTTP error answer → ``UpstreamError`` (status, message, type and
 ``retry-after`` kept), a refused or dropped connection →
@@ -12,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, TypeVar
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Mapping, Protocol, TypeVar, runtime_checkable
 
 import aiohttp
 
@@ -20,7 +25,7 @@ from ..errors import GatewayError, GatewayTimeoutError, UpstreamError, UpstreamU
 from ..routing.deployment import Deployment
 
 __all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream", "DeploymentProblem",
-           "map_provider_errors", "scrub", "scrub_error"]
+           "NativeRequest", "SpeaksNatively", "speaks_natively", "map_provider_errors", "scrub", "scrub_error"]
 
 
 class DeploymentProblem(Exception):
@@ -136,9 +141,13 @@ class BufferedStream:
     """A stream whose payloads are all known already: replayed (rules held it) or
     converted from a complete answer (an upstream that ignored ``stream``)."""
 
-    def __init__(self, payloads: list[bytes], upstream_model: str | None = None) -> None:
+    def __init__(self, payloads: list[bytes], upstream_model: str | None = None,
+                 frame: Callable[[bytes], bytes] | None = None) -> None:
+        """``frame``: how :meth:`pieces` frames one payload (default ``data: <payload>``; a format
+        whose clients dispatch on ``event:`` lines passes its own)."""
         self._payloads = payloads
         self.upstream_model = upstream_model
+        self._frame = frame
 
     async def _iter(self) -> AsyncIterator[bytes]:
         for payload in self._payloads:
@@ -148,8 +157,9 @@ class BufferedStream:
         return self._iter()
 
     async def pieces(self) -> AsyncIterator[bytes]:
+        frame = self._frame
         for payload in self._payloads:
-            yield b"data: " + payload + b"\n\n"
+            yield frame(payload) if frame is not None else b"data: " + payload + b"\n\n"
 
     async def aclose(self) -> None:
         return None
@@ -183,3 +193,86 @@ class Provider(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+# -- optional capability: speaking a client's wire format natively ---------------------------------
+
+@dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """A request handed to a provider in the client's own wire format, untranslated.
+
+    ``body`` is the client's body as the pre-call stage left it, without the
+    gateway's own keys (:data:`gatehouse.params.GATEWAY_KEYS`), with ``model``
+    set to the deployment's upstream model. The provider adds what its API
+    needs (credentials, the deployment's defaults for fields of that format,
+    version fields) and nothing else: every field the client sent reaches the
+    provider as sent.
+    """
+
+    wire: str
+    """The format's name (:attr:`gatehouse.formats.base.Format.name`): ``anthropic_messages``, ``openai_responses``, ..."""
+    operation: str
+    """What is asked, in that format's terms (``messages``, ``count_tokens``, ``responses``, ...)."""
+    body: dict[str, Any]
+    headers: Mapping[str, str]
+    """The client's inbound headers (case-insensitive look-ups). The provider forwards only
+    the ones its API defines for that format (``anthropic-version``, ``anthropic-beta``);
+    never credentials."""
+    stream: bool = False
+
+
+@runtime_checkable
+class SpeaksNatively(Protocol):
+    """Optional provider capability: some client-facing wire formats reach its API untranslated.
+
+    Providers speak OpenAI (:class:`Provider`); an endpoint in another format
+    (``/v1/messages``, ``/v1/responses``) is translated to OpenAI and back by
+    its :class:`~gatehouse.formats.base.Format`. A provider whose API *is* that
+    format for some deployments (Anthropic's Messages API for ``anthropic/``
+    and Claude on Vertex; OpenAI's Responses API for ``openai/``) declares it
+    once, here, and the upstream layer (:mod:`gatehouse.upstream`) hands it
+    the client's body instead, per attempt::
+
+        class AnthropicProvider:
+            native_formats = frozenset({"anthropic_messages"})
+
+            def speaks(self, wire, deployment): return True
+            async def native_call(self, request, deployment, timeout): ...   # → the answer in that format
+            async def native_stream(self, request, deployment, timeout): ... # → an UpstreamStream of its events
+
+    Contract:
+
+    * ``speaks(wire, deployment)`` is asked only for a ``wire`` in
+      ``native_formats``; it answers per deployment (a Vertex deployment of a
+      Gemini model does not speak Anthropic) and must be cheap (the upstream
+      layer remembers the answer per deployment);
+    * ``native_call`` returns the provider's answer, already in the format
+      (the gateway only writes the client's model name into it);
+    * ``native_stream`` returns once the provider answered 200 and the first
+      event is read (an error event before any content is raised, so the
+      router can still retry); iterating it yields each event's JSON payload
+      (``bytes``), and ``pieces()`` yields the provider's SSE bytes in the
+      format's own framing, relayed to the client as they arrive;
+    * errors are mapped as for :class:`Provider` (``UpstreamError`` keeps the
+      provider's status, type and message; secrets scrubbed).
+
+    Nothing in the flow names a provider: a deployment either speaks the
+    endpoint's format natively or is translated through it.
+    """
+
+    native_formats: frozenset[str]
+
+    def speaks(self, wire: str, deployment: Deployment) -> bool: ...
+
+    async def native_call(self, request: NativeRequest, deployment: Deployment, timeout: float) -> dict[str, Any]: ...
+
+    async def native_stream(self, request: NativeRequest, deployment: Deployment, timeout: float) -> UpstreamStream: ...
+
+
+def speaks_natively(provider: object, wire: str, deployment: Deployment) -> bool:
+    """Whether ``provider`` takes ``wire`` untranslated for ``deployment`` (:class:`SpeaksNatively`)."""
+    formats = getattr(provider, "native_formats", None)
+    if not formats or wire not in formats:
+        return False
+    speaks = getattr(provider, "speaks", None)
+    return bool(speaks(wire, deployment)) if callable(speaks) else True
