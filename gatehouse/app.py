@@ -34,6 +34,7 @@ from .policy.rules import PostCallRules
 from .providers import Providers
 from .response_cache import CacheSettings, ResponseCache
 from .routing.deployment import RouterSettings, deployments_from_config
+from .routing.names import ModelNames, aliases_from_config
 from .routing.router import Router
 from .upstream import Upstream
 
@@ -66,6 +67,9 @@ class Gateway:
         self.prices = {d.id: price_map.for_deployment(d) for d in deployments}
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
         self.providers = Providers(deployments, source=source)
+        groups = self.router.group_names()
+        self.names = ModelNames(groups, aliases_from_config(
+            (config.router_settings or {}).get("model_group_alias"), groups, source=source))
         redis = config.redis
         self.cache = DualCache.from_settings(
             redis_url=redis.url, redis_host=redis.host, redis_port=redis.port, redis_password=redis.password
@@ -91,6 +95,7 @@ class Gateway:
         self.upstream = Upstream(
             router=self.router, providers=self.providers, rules=self.rules, metrics=self.metrics,
             responses=self.response_cache, hold_stream_for_rules=config.post_call_rules_streaming == "hold",
+            names=self.names,
         )
         self.flow = Flow(
             auth=self.auth, upstream=self.upstream, policies=self.policies,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import BadRequestError
+from .formats.anthropic.messages import MESSAGES
 from .formats.base import Format
 from .formats.openai_chat import CHAT
 from .formats.openai_other import EMBEDDINGS, IMAGES, MODERATIONS, TRANSCRIPTIONS
@@ -69,6 +70,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "/moderations", "moderation", "moderation", ("input",),
         _COMMON + (("input", (str, list), "a string or a list"),), format=MODERATIONS,
+    ),
+    Endpoint(
+        "/messages", "anthropic_messages", "chat", ("messages", "max_tokens"),
+        _COMMON + _STREAM + (("messages", (list,), "a list of messages"), ("max_tokens", (int,), "an integer"),
+                             ("system", (str, list), "a string or a list of text blocks"),
+                             ("tools", (list,), "a list of tools")),
+        format=MESSAGES, can_stream=True, post_call_rules=True,
     ),
     Endpoint(
         "/audio/transcriptions", "audio_transcription", "transcription", ("file",),

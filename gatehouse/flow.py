@@ -125,7 +125,7 @@ class Flow:
         assert auth is not None
         if self.settings.enforce_user_param and "user" not in body:
             raise AuthenticationError("Authentication Error, 'user' param not passed in. 'enforce_user_param'=True")
-        self.auth.check_model_access(auth, call.model)
+        self.auth.check_model_access(auth, call.model, self.upstream.names.group_of(call.model) if auth.models else None)
         if self.guardrail_names or "guardrails" in body:
             self.check_guardrails(body, self.guardrail_names)
         found = body.get("metadata")
@@ -141,6 +141,8 @@ class Flow:
         if "tags" in body and "tags" not in metadata:
             metadata["tags"] = body["tags"]
         body["metadata"] = metadata
+        if endpoint.format.metadata_fields:  # the format has a `metadata` of its own: LiteLLM's key for the gateway's
+            body["litellm_metadata"] = metadata
         body["litellm_call_id"] = call.id
         body["litellm_trace_id"] = call.trace_id or call.id
         body["proxy_server_request"] = {"url": call.route, "method": "POST", "headers": dict(headers)}

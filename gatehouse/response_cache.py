@@ -35,8 +35,9 @@ _CALL_TYPES = {
     "amoderation": "moderation", "moderation": "moderation",
     "atranscription": "audio_transcription", "transcription": "audio_transcription",
     "audio_transcription": "audio_transcription",
+    "anthropic_messages": "anthropic_messages",
 }
-DEFAULT_CALL_TYPES = frozenset({"completion", "text_completion", "embeddings"})
+DEFAULT_CALL_TYPES = frozenset({"completion", "text_completion", "embeddings", "anthropic_messages"})
 
 
 @dataclass(frozen=True)

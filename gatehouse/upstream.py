@@ -10,11 +10,17 @@
                        read whole first when ``post_call_rules_streaming: hold``); a rule
                        failure is retried like a 5xx
 
-The router (:mod:`gatehouse.routing.router`) decides where each try goes,
-retries and falls back. Providers speak OpenAI; the endpoint's format
-translates its requests and answers (:meth:`Format.to_provider`,
-:meth:`Format.from_provider`, :meth:`EventStream.translator`) — OpenAI's own
-formats pass them through untouched.
+The request's ``model`` is resolved first (:mod:`gatehouse.routing.names`:
+alias, exact group, wildcard group); a wildcard deployment is called with the
+client's model in place of its ``*``. The router (:mod:`gatehouse.routing.router`)
+decides where each try goes, retries and falls back. Providers speak OpenAI;
+the endpoint's format translates its requests and answers
+(:meth:`Format.to_provider`, :meth:`Format.from_provider`,
+:meth:`EventStream.translator`), once per request and only when a deployment
+needs it — OpenAI's own formats pass them through untouched, and a deployment
+whose provider speaks the endpoint's format
+(:class:`~gatehouse.providers.base.SpeaksNatively`) gets the client's body
+and answers in that format.
 """
 
 from __future__ import annotations
@@ -27,15 +33,16 @@ import orjson
 
 from .call import Call
 from .errors import BadRequestError, GatewayError
-from .formats.base import EventStream, Translator
+from .formats.base import EventStream, Format, Translator
 from .formats.sse import json_payload
 from .metrics import Metrics
 from .params import GATEWAY_KEYS, TRANSPORT_PARAMS
 from .policy.rules import PostCallRules
 from .providers import Providers
-from .providers.base import BufferedStream, UpstreamStream
+from .providers.base import BufferedStream, NativeRequest, UpstreamStream, speaks_natively
 from .response_cache import ResponseCache
 from .routing.deployment import Deployment
+from .routing.names import ModelNames, Resolved, concrete_model
 from .routing.router import Attempt, Router
 from .usage import USAGE_OPERATIONS, ask_for_usage
 
@@ -44,28 +51,46 @@ __all__ = ["Upstream", "Route", "TranslatedStream", "request_tags", "forwarded_h
 
 @dataclass(slots=True)
 class Route:
-    """Where a request goes: its model group, the body providers get, its routing tags."""
+    """Where a request goes: the model the client named, the group serving it, its body, its routing tags."""
 
     model: str
-    body: dict[str, Any]
+    """The name the client sent (answers carry it)."""
+    source: dict[str, Any]
+    """The request in the endpoint's format, without the gateway's keys (what a native provider gets)."""
     tags: list[str]
+    fmt: Format
+    resolved: Resolved
+    _body: dict[str, Any] | None = None
+
+    @property
+    def group(self) -> str:
+        return self.resolved.group
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The request as providers take it (translated once, on first use; the source itself for OpenAI)."""
+        if self._body is None:
+            self._body = self.fmt.to_provider(self.source) if self.fmt.translates else self.source
+        return self._body
 
 
 class Upstream:
     def __init__(
         self, *, router: Router, providers: Providers, rules: PostCallRules, metrics: Metrics,
-        responses: ResponseCache | None = None, hold_stream_for_rules: bool = False,
+        responses: ResponseCache | None = None, hold_stream_for_rules: bool = False, names: ModelNames | None = None,
     ) -> None:
         self.router, self.providers, self.rules, self.metrics = router, providers, rules, metrics
         self.responses = responses
         self.hold_stream_for_rules = hold_stream_for_rules
+        self.names = names if names is not None else ModelNames(router.group_names())
         self._defaults: dict[str, dict[str, Any]] = {}
+        self._native: dict[tuple[str, str], bool] = {}
 
     # -- JSON ------------------------------------------------------------------------
     async def answer(self, call: Call) -> dict[str, Any]:
         """The answer: from the response cache when it has one, else from the provider (then stored)."""
         route = self._route(call)
-        key = self.responses.key(call.endpoint.call_type, route.body) if self.responses is not None else None
+        key = self.responses.key(call.endpoint.call_type, route.source) if self.responses is not None else None
         if key is None:
             return await self._call(call, route)
         controls = call.data["cache"] if isinstance(call.data.get("cache"), dict) else {}
@@ -82,7 +107,7 @@ class Upstream:
     async def _call(self, call: Call, route: Route) -> dict[str, Any]:
         call.policy.logging.before_call(call)
         attempt: Attempt[dict[str, Any]] = partial(self._attempt, call, route, stream=False)
-        response = await self.router.run(route.model, attempt, tags=route.tags)
+        response = await self.router.run(route.group, attempt, tags=route.tags)
         call.endpoint.format.restamp(response, route.model)
         return response
 
@@ -90,11 +115,11 @@ class Upstream:
     async def open_stream(self, call: Call) -> UpstreamStream:
         """An open stream from the first deployment that answers (rules checked first when held)."""
         route = self._route(call)
-        if call.policy.logging.active and call.endpoint.operation in USAGE_OPERATIONS:  # spend, limits, logs count it
-            call.hide_usage = not ask_for_usage(route.body)
+        if call.policy.logging.active and call.endpoint.operation in USAGE_OPERATIONS and not route.fmt.translates:
+            call.hide_usage = not ask_for_usage(route.body)  # spend, limits, logs count it (translated: always asked)
         call.policy.logging.before_call(call)
         attempt: Attempt[UpstreamStream] = partial(self._attempt, call, route, stream=True)
-        return await self.router.run(route.model, attempt, tags=route.tags)
+        return await self.router.run(route.group, attempt, tags=route.tags)
 
     def rules_after_stream(self, call: Call) -> PostCallRules | None:
         """The rules the relay checks when a stream ends (``None`` when held or not applicable)."""
@@ -105,42 +130,68 @@ class Upstream:
     # -- one try -------------------------------------------------------------------------
     async def _attempt(self, call: Call, route: Route, deployment: Deployment, *, stream: bool) -> Any:
         call.deployment_id = deployment.id
-        provider, fmt = self.providers[deployment], call.endpoint.format
-        body = self._body_for(route.body, deployment, call)
+        provider, fmt = self.providers[deployment], route.fmt
+        if route.resolved.wildcard and "*" in deployment.upstream_model:
+            model = concrete_model(deployment.upstream_model, route.resolved.captured, deployment.provider)
+            deployment = self.providers.concrete(deployment, model)
         timeout = self.router.timeout_for(deployment, stream=stream)
+        native = fmt.translates and self._speaks(provider, fmt, deployment)
         try:
-            if stream:
-                result: Any = await provider.stream(call.endpoint.operation, body, deployment, timeout)
+            if native:
+                request = NativeRequest(fmt.name, call.endpoint.path.lstrip("/"),
+                                        {**route.source, "model": deployment.upstream_model}, call.headers, stream)
+                result: Any = await (provider.native_stream(request, deployment, timeout) if stream  # type: ignore[attr-defined]
+                                     else provider.native_call(request, deployment, timeout))  # type: ignore[attr-defined]
+            elif stream:
+                result = await provider.stream(call.endpoint.operation, self._body_for(route.body, deployment, call),
+                                               deployment, timeout)
             else:
-                result = await provider.call(call.endpoint.operation, body, deployment, timeout)
+                result = await provider.call(call.endpoint.operation, self._body_for(route.body, deployment, call),
+                                             deployment, timeout)
         except GatewayError as error:
-            self.metrics.upstream_errors.labels(route.model, str(error.status)).inc()
+            self.metrics.upstream_errors.labels(route.group, str(error.status)).inc()
             raise
         check = bool(self.rules) and call.endpoint.post_call_rules
         if not stream:
-            answer = fmt.from_provider(result)
+            answer = result if native else fmt.from_provider(result)
             if check:
                 await self.rules.check_text(fmt.answer_text(answer))
             return answer
         result.upstream_model = deployment.upstream_model
         events = fmt.stream
         assert events is not None, f"{call.endpoint.path} does not stream"
-        translator = events.translator()
+        translator = None if native else events.translator()
         if translator is not None:
             result = TranslatedStream(result, translator, events)
         if check and self.hold_stream_for_rules:
             return await _held(result, events, self.rules)
         return result
 
+    def _speaks(self, provider: Any, fmt: Format, deployment: Deployment) -> bool:
+        """Whether the deployment takes the format untranslated (asked once per deployment)."""
+        key = (fmt.name, deployment.id)
+        found = self._native.get(key)
+        if found is None:
+            found = self._native[key] = speaks_natively(provider, fmt.name, deployment)
+        return found
+
     def _route(self, call: Call) -> Route:
         model = call.data.get("model")
-        if not isinstance(model, str) or not self.router.has_group(model):
+        resolved = self.names.resolve(model) if isinstance(model, str) else None
+        if resolved is None or not self.router.has_group(resolved.group):
             message = (f"{call.endpoint.path}: Invalid model name passed in model={model}. "
                        "Call `/v1/models` to view available models for your key.")
             raise BadRequestError(message, extra={"provider_specific_fields": {"error": message}})  # as LiteLLM
+        assert isinstance(model, str)
         call.model = model
-        body = call.endpoint.format.to_provider({k: v for k, v in call.data.items() if k not in GATEWAY_KEYS})
-        return Route(model, body, request_tags(call))
+        fmt = call.endpoint.format
+        source = {k: v for k, v in call.data.items() if k not in GATEWAY_KEYS}
+        if fmt.metadata_fields:  # the format's own fields of the client's metadata go upstream
+            metadata = call.data.get("metadata")
+            kept = {k: metadata[k] for k in fmt.metadata_fields if k in metadata} if isinstance(metadata, dict) else {}
+            if kept:
+                source["metadata"] = kept
+        return Route(model, source, request_tags(call), fmt, resolved)
 
     def _body_for(self, body: dict[str, Any], deployment: Deployment, call: Call) -> dict[str, Any]:
         defaults = self._defaults.get(deployment.id)
@@ -169,7 +220,7 @@ async def _held(stream: UpstreamStream, events: EventStream, rules: PostCallRule
     finally:
         await stream.aclose()
     await rules.check_text(summary.text())
-    return BufferedStream(payloads, stream.upstream_model)
+    return BufferedStream(payloads, stream.upstream_model, frame=events.frame)
 
 
 class TranslatedStream:

@@ -51,6 +51,8 @@ class Shout:
 
     name = "shout"
     stream = ShoutEvents()
+    translates = True
+    metadata_fields: tuple[str, ...] = ()
 
     def to_provider(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"model": body["model"], "messages": [{"role": "user", "content": body["say"]}]}

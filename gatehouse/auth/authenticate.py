@@ -174,10 +174,13 @@ class Authenticator:
             await self.jwt.close()
 
     @staticmethod
-    def check_model_access(identity: UserAPIKeyAuth, model: str | None) -> None:
-        """A key's ``models`` allow-list (empty = every model)."""
+    def check_model_access(identity: UserAPIKeyAuth, model: str | None, group: str | None = None) -> None:
+        """A key's ``models`` allow-list (empty = every model); the model group the name resolves to
+        (an alias's target, a wildcard group) counts as the name."""
         allowed = identity.models
         if not allowed or model is None or model in allowed or "all-proxy-models" in allowed or "*" in allowed:
+            return
+        if group is not None and group in allowed:
             return
         raise KeyAccessError(
             f"The requested model '{model}' is not available for this API key, or the model name is invalid. "

@@ -42,7 +42,6 @@ NOT_IMPLEMENTED: Mapping[str, str] = {
     "general_settings.background_health_checks": "health checks of deployments are not implemented",
     "general_settings.health_check_interval": "health checks of deployments are not implemented",
     "litellm_settings.modify_params": "only bedrock/ deployments read it; other providers get requests as given",
-    "router_settings.model_group_alias": "aliases are not implemented; call the model group by its model_name",
     "callback_settings": "per-integration callback settings are not used (Gatehouse ships no logging integrations)",
 }
 

@@ -12,6 +12,9 @@ instead of knowing its shapes::
       rejection                 a pre-call hook's string as an answer (None: a 400)
       error_body                the error body of this format
       to_provider/from_provider the provider's OpenAI shapes ⇄ this format (identity for OpenAI formats)
+      translates                whether it does translate (False: OpenAI's own formats)
+      usage                     an answer's usage in OpenAI's terms (what spend, limits and logging count)
+      metadata_fields           keys of the client's ``metadata`` that are this format's, sent upstream
       stream                    EventStream, or None when the format never streams
     EventStream                 the same format's streamed answers
       frame / end / end_at      SSE framing of one event, the end of a stream
@@ -26,7 +29,11 @@ instead of knowing its shapes::
 Providers always speak OpenAI (:mod:`gatehouse.providers.base`). A format
 that is not OpenAI's (``/v1/messages``, ``/v1/responses``) translates in
 ``to_provider``/``from_provider``/``translator``; an OpenAI format returns
-what it is given and its streams are relayed byte for byte.
+what it is given and its streams are relayed byte for byte. A deployment
+whose provider speaks the format itself
+(:class:`gatehouse.providers.base.SpeaksNatively`, asked by ``name``) gets
+the request untranslated, and its answers and events are already the
+format's.
 
 Everything here is pure: no I/O, no awaiting.
 """
@@ -219,8 +226,14 @@ class Format(Protocol):
     """One client-facing wire format: what an endpoint row names."""
 
     name: str
+    """Its name; a provider that speaks it natively lists it (``SpeaksNatively.native_formats``)."""
     stream: EventStream | None
     """How its streamed answers look; ``None`` when the endpoint never streams."""
+    translates: bool
+    """``False`` when requests and answers are OpenAI's (what providers speak): nothing is translated."""
+    metadata_fields: tuple[str, ...]
+    """Keys of the client's ``metadata`` that are fields of this format (Anthropic's ``user_id``): they
+    go upstream; the rest of ``metadata`` is the gateway's (removed before the call)."""
 
     def extract_request(self, data: dict[str, Any]) -> Extraction:
         """What a guardrail scans of a request body, each item with its position."""
@@ -244,6 +257,10 @@ class Format(Protocol):
 
     def error_body(self, error: GatewayError, call_id: str | None = None) -> dict[str, Any]:
         """The body of an error answer (``call_id`` only when it is to be shown)."""
+        ...
+
+    def usage(self, answer: dict[str, Any]) -> dict[str, Any] | None:
+        """The answer's usage in OpenAI's terms (``prompt_tokens``, ``completion_tokens``, ``total_tokens``, ...)."""
         ...
 
     def to_provider(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -55,6 +55,8 @@ class OpenAIFormat:
 
     name = "openai"
     stream: Any = None
+    translates = False
+    metadata_fields: tuple[str, ...] = ()
 
     def extract_request(self, data: dict[str, Any]) -> Extraction:
         return Extraction(model=_str_or_none(data.get("model")))
@@ -74,6 +76,10 @@ class OpenAIFormat:
 
     def error_body(self, error: GatewayError, call_id: str | None = None) -> dict[str, Any]:
         return error_body(error, call_id)
+
+    def usage(self, answer: dict[str, Any]) -> dict[str, Any] | None:
+        found = answer.get("usage")
+        return found if isinstance(found, dict) else None
 
     def to_provider(self, body: dict[str, Any]) -> dict[str, Any]:
         return body

@@ -20,8 +20,10 @@ from aiohttp.client_exceptions import ClientConnectionResetError
 from .. import __version__
 from ..endpoints import ENDPOINTS, Endpoint
 from ..errors import BadRequestError, GatewayError, InternalError, NotFoundError, PayloadTooLargeError
-from ..formats.base import render_error
+from ..formats.base import Format, render_error
 from ..formats.openai_common import OPENAI
+from .anthropic_routes import ANTHROPIC_PATHS, anthropic_routes
+from .models import model_routes
 from .openapi import docs_routes
 from ..providers.base import UploadFile
 from ..replies import SSE_HEADERS, JsonReply, Reply
@@ -33,6 +35,11 @@ log = logging.getLogger("gatehouse.server")
 GATEWAY_KEY: web.AppKey[Any] = web.AppKey("gateway", object)
 #: Endpoints also served as ``/openai/deployments/{model}/...`` and ``/engines/{model}/...``.
 AZURE_STYLE = frozenset({"/chat/completions", "/completions", "/embeddings"})
+#: The format errors are rendered in, by path, outside the flow (a 405, a 413, a route's own errors).
+_PATH_FORMATS: dict[str, Format] = {
+    **{prefix + e.path: e.format for e in ENDPOINTS for prefix in ("", "/v1")},
+    **{path: next(e.format for e in ENDPOINTS if e.call_type == "anthropic_messages") for path in ANTHROPIC_PATHS},
+}
 
 
 class AiohttpInbound:
@@ -125,25 +132,28 @@ def llm_handler(gateway: Any, endpoint: Endpoint) -> Callable[[web.Request], Awa
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    fmt = _PATH_FORMATS.get(request.path, OPENAI)
     try:
         return await handler(request)
     except GatewayError as exc:
-        return _error_response(exc)
+        return _error_response(exc, fmt)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         if exc.status == 404:
-            return _error_response(NotFoundError(f"No route for {request.method} {request.path}"))
-        return _error_response(GatewayError(exc.reason, status=exc.status))
+            return _error_response(NotFoundError(f"No route for {request.method} {request.path}"), fmt)
+        if exc.status == 413:
+            return _error_response(PayloadTooLargeError(exc.reason), fmt)
+        return _error_response(GatewayError(exc.reason, status=exc.status), fmt)
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _error_response(InternalError("Internal server error"))
+        return _error_response(InternalError("Internal server error"), fmt)
 
 
-def _error_response(error: GatewayError) -> web.Response:
-    status, body, headers = render_error(OPENAI, error)
+def _error_response(error: GatewayError, fmt: Format = OPENAI) -> web.Response:
+    status, body, headers = render_error(fmt, error)
     return web.Response(body=body, status=status, headers=headers, content_type="application/json")
 
 
@@ -162,6 +172,8 @@ def build_application(gateway: Any) -> web.Application:
         if endpoint.path in AZURE_STYLE:  # the path names the model (Azure OpenAI SDK, old engines API)
             app.router.add_post("/openai/deployments/{model}" + endpoint.path, handler)
             app.router.add_post("/engines/{model}" + endpoint.path, handler)
+    app.router.add_routes(anthropic_routes(gateway))
+    app.router.add_routes(model_routes(gateway))
     app.router.add_routes(ops_routes(gateway))
     app.router.add_routes(gateway.key_routes)
     app.router.add_routes(docs_routes())
@@ -169,13 +181,6 @@ def build_application(gateway: Any) -> web.Application:
 
 
 def ops_routes(gateway: Any) -> list[web.RouteDef]:
-    async def models(request: web.Request) -> web.Response:
-        identity = await gateway.auth.authenticate(request.headers, route=request.path, request=request)
-        names = [n for n in gateway.router.group_names() if not identity.models or n in identity.models
-                 or "all-proxy-models" in identity.models]
-        data = [{"id": n, "object": "model", "created": 1677610602, "owned_by": "gatehouse"} for n in names]
-        return _json({"object": "list", "data": data})
-
     async def model_info(request: web.Request) -> web.Response:
         identity = await gateway.auth.authenticate(request.headers, route=request.path, request=request)
         allowed = identity.models
@@ -202,7 +207,6 @@ def ops_routes(gateway: Any) -> list[web.RouteDef]:
         return _json({"name": "gatehouse", "version": __version__, "docs": "/docs", "models": "/v1/models"})
 
     return [
-        web.get("/models", models), web.get("/v1/models", models),
         web.get("/model/info", model_info), web.get("/v1/model/info", model_info),
         web.get("/health/liveliness", liveliness), web.get("/health/liveness", liveliness),
         web.get("/health/readiness", readiness), web.get("/health", readiness),

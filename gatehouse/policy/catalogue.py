@@ -27,6 +27,7 @@ CALL_TYPES = (
     "image_generation",
     "moderation",
     "audio_transcription",
+    "anthropic_messages",
 )
 
 
@@ -51,7 +52,8 @@ HOOKS: tuple[Hook, ...] = (
             "`None` keeps `data` (in-place changes persist). A `dict` replaces `data` for later "
             "hooks and the call, so changing `data['model']` reroutes. A returned `Exception` is "
             "raised. A `str` rejects the request with that message: a 200 `chat.completion` "
-            "(or SSE stream) on chat, a 200 `text_completion` on completions, a 400 elsewhere. "
+            "(or SSE stream) on chat, a 200 `text_completion` on completions, a 200 Anthropic `message` "
+            "(or its event stream) on `/v1/messages`, a 400 elsewhere. "
             "Any other value is a hook error (500)."
         ),
         raises=(
@@ -100,11 +102,15 @@ HOOKS: tuple[Hook, ...] = (
         name="async_post_call_streaming_iterator_hook",
         signature="async_post_call_streaming_iterator_hook(self, user_api_key_dict, response, request_data)",
         stage="stream",
-        when="Once per streamed response; `response` is an async iterator of chunk objects.",
+        when=(
+            "Once per streamed response; `response` is an async iterator of chunk objects (on "
+            "`/v1/messages`: Anthropic's stream events)."
+        ),
         returns="An async generator of chunks: what it yields is what the client receives.",
         raises=(
             "Before any chunk was sent: a normal JSON error. After: the stream ends with one "
-            "`data: {\"error\": {...}}` event, then `data: [DONE]`."
+            "`data: {\"error\": {...}}` event, then `data: [DONE]` (on `/v1/messages`: one "
+            "`event: error` frame)."
         ),
         order="A later callback wraps an earlier one (the last is outermost).",
     ),

@@ -3,7 +3,8 @@
 Hook files written for LiteLLM import it from ``litellm.utils`` (the seed's
 "return a rejected message" example); with Gatehouse they import it from
 ``gatehouse``. Chat messages are joined (text parts of multi-part contents
-included); the other call types give their ``prompt`` or ``input``.
+included; ``/v1/messages``' the same way, without ``system``); the other call
+types give their ``prompt`` or ``input``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _text(value: Any) -> str:
 
 def get_formatted_prompt(data: dict[str, Any], call_type: str) -> str:
     """The request's text for ``call_type`` (the seed's call-type names)."""
-    if call_type in ("completion", "acompletion"):
+    if call_type in ("completion", "acompletion", "anthropic_messages"):
         messages = data.get("messages")
         return "".join(_text(m.get("content")) for m in messages if isinstance(m, dict)) if isinstance(
             messages, list) else ""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Mapping, Sequence
 
 from ..config.errors import ConfigError
+from ..errors import BadRequestError
 from ..routing.deployment import Deployment
 from .base import DeploymentProblem, Provider, UploadFile, UpstreamStream
 from .mock import MockTimeoutProvider
@@ -13,6 +16,10 @@ from .registry import REGISTRY, ProviderFactory
 __all__ = ["Providers", "Provider", "UploadFile", "UpstreamStream", "SUPPORTED"]
 
 SUPPORTED = tuple(sorted(REGISTRY))
+#: Distinct models one wildcard deployment serves (each is checked and kept by its provider).
+MAX_CONCRETE_MODELS = 1000
+
+log = logging.getLogger("gatehouse.providers")
 
 
 class Providers:
@@ -22,6 +29,8 @@ class Providers:
                  registry: Mapping[str, ProviderFactory] = REGISTRY) -> None:
         self._instances: dict[ProviderFactory, Provider] = {}
         self._by_id: dict[str, Provider] = {}
+        self._concrete: dict[tuple[str, str], Deployment] = {}
+        self._concrete_count: dict[str, int] = {}
         for i, deployment in enumerate(deployments):
             self._by_id[deployment.id] = self._pick(deployment, registry, f"model_list[{i}].litellm_params", source)
 
@@ -45,6 +54,30 @@ class Providers:
 
     def __getitem__(self, deployment: Deployment) -> Provider:
         return self._by_id[deployment.id]
+
+    def concrete(self, base: Deployment, model: str) -> Deployment:
+        """A wildcard deployment (``model: openai/*``) serving one model: made, checked by its provider and
+        kept on first use. Its id is ``<base id>:<model>``; cooldown, limits and the model-id header keep
+        the base's. At most :data:`MAX_CONCRETE_MODELS` per wildcard deployment (then 400)."""
+        key = (base.id, model)
+        found = self._concrete.get(key)
+        if found is not None:
+            return found
+        count = self._concrete_count.get(base.id, 0)
+        if count >= MAX_CONCRETE_MODELS:
+            raise BadRequestError(f"model group '{base.model_name}' has served {count} distinct models, its limit; "
+                                  "name the model in model_list instead", param="model")
+        derived = dataclasses.replace(base, id=f"{base.id}:{model}", upstream_model=model)
+        provider = self._by_id[base.id]
+        try:
+            provider.check(derived)
+        except DeploymentProblem as problem:
+            raise BadRequestError(f"model '{model}' cannot be served by '{base.model_name}': {problem.message}",
+                                  param="model") from None
+        self._by_id[derived.id] = provider
+        self._concrete[key] = derived
+        self._concrete_count[base.id] = count + 1
+        return derived
 
     async def start(self) -> None:
         for provider in self._instances.values():

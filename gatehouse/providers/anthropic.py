@@ -26,7 +26,8 @@ from ..formats.openai_chat import CHAT
 from ..formats.anthropic import (AnthropicRequest, ModelTraits, SSEDecoder, StreamTranslator, error_from_anthropic,
                                  is_request_field, model_traits, to_anthropic_request, to_openai_response)
 from ..routing.deployment import Deployment
-from .base import BufferedStream, DeploymentProblem, map_provider_errors, scrub
+from .anthropic_native import NativeStream, native_answer, native_betas, native_body, native_upstream_error, open_stream
+from .base import BufferedStream, DeploymentProblem, NativeRequest, map_provider_errors, scrub
 
 __all__ = ["AnthropicProvider", "AnthropicStream", "DEFAULT_API_BASE", "API_VERSION"]
 
@@ -82,10 +83,17 @@ class _Target:
 
 
 class AnthropicProvider:
-    """Every ``anthropic/`` deployment of a gateway process: one pooled session."""
+    """Every ``anthropic/`` deployment of a gateway process: one pooled session.
+
+    It speaks ``/v1/messages`` natively (:class:`~.base.SpeaksNatively`): the client's body goes to
+    ``{api_base}/v1/messages`` as sent, with the client's ``anthropic-version`` (else the
+    deployment's) and ``anthropic-beta`` (added to the deployment's); ``/v1/messages/count_tokens``
+    goes to Anthropic's count endpoint.
+    """
 
     forwarded_headers = ("anthropic-beta",)
     """Client request headers the flow hands over (as the body's ``extra_headers``), as LiteLLM forwards them."""
+    native_formats = frozenset({"anthropic_messages"})
 
     def __init__(self, *, connect_timeout: float = 10.0) -> None:
         self._session: aiohttp.ClientSession | None = None
@@ -161,6 +169,51 @@ class AnthropicProvider:
         stream = AnthropicStream(resp, translator, timeout)
         await stream.prime()
         return stream
+
+
+    # -- /v1/messages, untranslated ------------------------------------------------------
+    def speaks(self, wire: str, deployment: Deployment) -> bool:
+        return True
+
+    def _native(self, request: NativeRequest, deployment: Deployment) -> tuple[_Target, str, dict[str, str], bytes]:
+        target = self._targets.get(deployment.id)
+        if target is None:
+            target = self._targets[deployment.id] = _build_target(deployment)
+        headers = dict(target.headers)
+        version = request.headers.get("anthropic-version")
+        if version:
+            headers["anthropic-version"] = version
+        betas = native_betas(target.betas, request.headers)
+        if betas:
+            headers["anthropic-beta"] = betas
+        if request.stream:
+            headers["accept"] = "text/event-stream"
+        url = target.url if request.operation == "messages" else f"{target.url}/{request.operation.split('/', 1)[-1]}"
+        return target, url, headers, orjson.dumps(native_body(request, deployment))
+
+    async def native_call(self, request: NativeRequest, deployment: Deployment, timeout: float) -> dict[str, Any]:
+        target, url, headers, data = self._native(request, deployment)
+        with map_provider_errors(timeout, target.secrets):
+            async with self._client().post(url, data=data, headers=headers, timeout=target.timeout(
+                    timeout, stream=False, connect=self._connect_timeout)) as resp:
+                raw = await resp.read()
+                if resp.status >= 400:
+                    raise native_upstream_error(resp.status, raw, resp.headers, target.secrets)
+        return native_answer(raw, target.label, target.secrets)
+
+    async def native_stream(self, request: NativeRequest, deployment: Deployment,
+                            timeout: float) -> NativeStream | BufferedStream:
+        target, url, headers, data = self._native(request, deployment)
+        with map_provider_errors(timeout, target.secrets):
+            resp = await self._client().post(url, data=data, headers=headers, timeout=target.timeout(
+                timeout, stream=True, connect=self._connect_timeout))
+            if resp.status >= 400:
+                try:
+                    raw = await resp.read()
+                finally:
+                    resp.release()
+                raise native_upstream_error(resp.status, raw, resp.headers, target.secrets)
+        return await open_stream(resp, timeout, target.label, target.secrets)
 
 
 class AnthropicStream:

@@ -36,11 +36,18 @@ Anthropic → OpenAI (``/v1/messages``' direction)::
     chunks = ChunkTranslator(model)
     events = chunks.chunk(openai_chunk) ... + chunks.end()   # → Anthropic events
     sse_event(event)                                       # → b"event: …\ndata: …\n\n"
+
+The client-facing format of ``/v1/messages`` (:class:`~gatehouse.formats.base.Format`)::
+
+    MESSAGES                   # AnthropicMessages: extraction, answers, errors, to_provider/from_provider
+    MESSAGES.stream            # MessageEvents: framing, summaries, guardrail windows, translator
 """
 
 from __future__ import annotations
 
 from .content import convert_messages, image_source
+from .messages import MESSAGES, AnthropicMessages, anthropic_error_type
+from .messages_stream import MessageEvents, frame_payload
 from .models import DEFAULT_MAX_TOKENS, ModelTraits, model_traits
 from .request import (JSON_TOOL_NAME, NATIVE, THINKING_BUDGETS, AnthropicRequest, UnsupportedParamsError,
                       is_request_field, to_anthropic_request)
@@ -57,4 +64,5 @@ __all__ = [
     "SSEDecoder", "StreamTranslator",
     "to_openai_request", "to_anthropic_response", "anthropic_usage", "anthropic_error_body", "STOP_REASONS",
     "ERROR_TYPES", "ChunkTranslator", "sse_event",
+    "MESSAGES", "AnthropicMessages", "MessageEvents", "anthropic_error_type", "frame_payload",
 ]

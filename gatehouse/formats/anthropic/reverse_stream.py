@@ -8,7 +8,10 @@ which :func:`sse_event` frames as Anthropic does (``event: <type>\\ndata: <json>
 chunk                                               events
 ==================================================  ===============================================
 the first one                                       ``message_start`` (usage 0: the real counts
-                                                    come in ``message_delta``, as with LiteLLM)
+                                                    come in ``message_delta``, as with LiteLLM);
+                                                    ``model`` is the chunk's when none was given
+the first content block                             its ``content_block_start``, then one ``ping``
+                                                    (where Anthropic sends its first)
 ``delta.reasoning_content``                         a ``thinking`` block, ``thinking_delta``
 ``delta.thinking_blocks[].signature``               ``signature_delta``
 ``delta.content``                                   a ``text`` block, ``text_delta``
@@ -29,7 +32,10 @@ import orjson
 
 from .reverse import STOP_REASONS, anthropic_usage
 
-__all__ = ["ChunkTranslator", "sse_event"]
+__all__ = ["ChunkTranslator", "sse_event", "PING"]
+
+#: Anthropic's keep-alive event (clients skip it).
+PING: dict[str, Any] = {"type": "ping"}
 
 
 def sse_event(event: Mapping[str, Any]) -> bytes:
@@ -50,7 +56,17 @@ class ChunkTranslator:
         self._finish: str | None = None
         self._usage: Mapping[str, Any] | None = None
 
+    def feed(self, chunk: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """:meth:`chunk` (the :class:`gatehouse.formats.base.Translator` interface)."""
+        return self.chunk(chunk)
+
+    def close(self) -> list[dict[str, Any]]:
+        """:meth:`end` (the :class:`gatehouse.formats.base.Translator` interface)."""
+        return self.end()
+
     def chunk(self, chunk: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if self.model is None and isinstance(chunk.get("model"), str):
+            self.model = chunk["model"]
         events = self._start()
         if isinstance(chunk.get("usage"), dict):
             self._usage = chunk["usage"]
@@ -100,7 +116,10 @@ class ChunkTranslator:
         events = self._close()
         self._index += 1
         self._block = (kind, self._index)
-        return events + [{"type": "content_block_start", "index": self._index, "content_block": head}]
+        events.append({"type": "content_block_start", "index": self._index, "content_block": head})
+        if self._index == 0:
+            events.append(dict(PING))
+        return events
 
     def _close(self) -> list[dict[str, Any]]:
         if self._block is None:
@@ -127,6 +146,8 @@ class ChunkTranslator:
             events.append({"type": "content_block_start", "index": self._index, "content_block": {
                 "type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}",
                 "name": function.get("name") or "", "input": {}}})
+            if self._index == 0:
+                events.append(dict(PING))
         if function.get("arguments"):
             events.append({"type": "content_block_delta", "index": self._tools[position],
                            "delta": {"type": "input_json_delta", "partial_json": function["arguments"]}})
