@@ -237,7 +237,7 @@ class ParallelRequestLimiter(CustomLogger):
         held = self._held.pop(token, None) if isinstance(token, str) else None
         if held is None:
             return
-        tokens = _total_tokens(response_obj) if held.count_tokens else 0
+        tokens = (_logged_total(kwargs) or _total_tokens(response_obj)) if held.count_tokens else 0
         await self._give_back(held, tokens)
 
     async def _give_back(self, held: _Held, tokens: int) -> None:
@@ -307,6 +307,13 @@ def _field(obj: Any, name: str) -> Any:
         return getattr(obj, name, None)
     except Exception:  # a view that cannot answer reads as absent
         return None
+
+
+def _logged_total(kwargs: dict) -> int:
+    """``total_tokens`` of the standard logging object (usage in OpenAI's terms, whatever the endpoint)."""
+    standard = kwargs.get("standard_logging_object")
+    total = standard.get("total_tokens") if isinstance(standard, dict) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) and total > 0 else 0
 
 
 def _total_tokens(response: Any) -> int:

@@ -80,8 +80,10 @@ class SpendTracker(CustomLogger):
         price = self._prices.get(standard.get("model_id") or "")
         if not token or price is None:
             return
-        response = standard.get("response")
-        usage = response.get("usage") if isinstance(response, dict) else None
+        usage = (standard.get("metadata") or {}).get("usage_object")  # in OpenAI's terms, whatever the endpoint
+        if not isinstance(usage, dict):
+            response = standard.get("response")
+            usage = response.get("usage") if isinstance(response, dict) else None
         if not isinstance(usage, dict):
             usage = {"prompt_tokens": standard.get("prompt_tokens", 0), "completion_tokens": standard.get("completion_tokens", 0)}
         cost = price.cost(usage)

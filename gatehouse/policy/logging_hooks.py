@@ -93,7 +93,7 @@ def event_kwargs(
     data = call.data
     found = data.get("metadata")
     metadata: dict[str, Any] = found if isinstance(found, dict) else {}
-    usage = response.get("usage") if isinstance(response, dict) else None
+    usage = call.endpoint.format.usage(response) if isinstance(response, dict) else None  # OpenAI's terms
     usage = usage if isinstance(usage, dict) else {}
     end = end or time.time()
     standard = {
@@ -112,7 +112,8 @@ def event_kwargs(
         "completion_tokens": usage.get("completion_tokens", 0),
         "total_tokens": usage.get("total_tokens", 0),
         "response_cost": 0.0,
-        "metadata": {k: v for k, v in metadata.items() if k.startswith("user_api_key")},
+        "metadata": {**{k: v for k, v in metadata.items() if k.startswith("user_api_key")},
+                     "usage_object": usage or None},
         "request_tags": metadata.get("tags") or data.get("tags") or [],
         "messages": data.get("messages"),
         "response": response,

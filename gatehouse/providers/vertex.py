@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 from ..errors import BadRequestError
 from ..routing.deployment import Deployment
-from .base import DeploymentProblem, UpstreamStream
+from .base import DeploymentProblem, NativeRequest, UpstreamStream
 from .gemini import warn_unread_params
 from .gemini_wire import GeminiWire, drops_params, label
 from .google_credentials import TokenSource, load_credentials, require_google_auth
@@ -68,6 +68,8 @@ class _Target:
 class VertexProvider(GeminiWire):
     provider_name = "vertex_ai"
     vertex = True
+    native_formats = frozenset({"anthropic_messages"})
+    """Its Claude deployments speak ``/v1/messages`` natively (:mod:`.vertex_claude`)."""
 
     def __init__(self, *, connect_timeout: float = 10.0) -> None:
         super().__init__(connect_timeout=connect_timeout)
@@ -128,6 +130,15 @@ class VertexProvider(GeminiWire):
             self._claude_only_chat(operation, deployment)
             return await self._claude.stream(body, deployment, timeout, drops_params(deployment))
         return await super().stream(operation, body, deployment, timeout)
+
+    def speaks(self, wire: str, deployment: Deployment) -> bool:
+        return self._targets[deployment.id].claude
+
+    async def native_call(self, request: NativeRequest, deployment: Deployment, timeout: float) -> dict[str, Any]:
+        return await self._claude.native_call(request, deployment, timeout)
+
+    async def native_stream(self, request: NativeRequest, deployment: Deployment, timeout: float) -> UpstreamStream:
+        return await self._claude.native_stream(request, deployment, timeout)
 
     def _claude_only_chat(self, operation: str, deployment: Deployment) -> None:
         if operation != "chat":

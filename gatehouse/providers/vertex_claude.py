@@ -1,5 +1,10 @@
 """Claude on Vertex AI (``vertex_ai/claude-*``): the Anthropic Messages format at ``:rawPredict``.
 
+``/v1/messages`` reaches it natively (:class:`~.base.SpeaksNatively`, declared by the
+Vertex provider for its Claude deployments): the client's body, without ``model``,
+with ``anthropic_version: vertex-2023-10-16``, and the client's ``anthropic-beta``;
+``count_tokens`` goes to Vertex's ``count-tokens:rawPredict``.
+
 ``POST …/publishers/anthropic/models/{model}:rawPredict`` (streams:
 ``:streamRawPredict``) with the Vertex access token. The body is what
 :func:`gatehouse.formats.anthropic.to_anthropic_request` builds, without
@@ -24,7 +29,8 @@ from ..formats.anthropic import (AnthropicRequest, StreamTranslator, error_from_
                                  to_anthropic_request, to_openai_response)
 from ..routing.deployment import Deployment
 from .anthropic import AnthropicStream
-from .base import BufferedStream, map_provider_errors, scrub
+from .anthropic_native import NativeStream, native_answer, native_betas, native_body, native_upstream_error, open_stream
+from .base import BufferedStream, NativeRequest, map_provider_errors, scrub
 from .gemini_stream import bad_answer
 from .gemini_wire import label
 
@@ -104,6 +110,61 @@ class VertexClaude:
         stream = AnthropicStream(resp, translator, timeout)
         await stream.prime()
         return stream
+
+    # -- /v1/messages, untranslated ------------------------------------------------------------
+    async def _native(self, request: NativeRequest,
+                      deployment: Deployment) -> tuple[str, bytes, dict[str, str], tuple[str | None, ...]]:
+        body = native_body(request, deployment)
+        if request.operation == "messages":
+            body.pop("model", None)  # the URL names it
+            body["anthropic_version"] = ANTHROPIC_VERSION
+            url = self.vertex.url(deployment, "streamRawPredict" if request.stream else "rawPredict")
+        else:  # count_tokens: Vertex's count-tokens model, which takes the model in the body
+            path = self.vertex.url(deployment, "rawPredict").rsplit("/models/", 1)[0]
+            url = f"{path}/models/count-tokens:rawPredict"
+        headers, secrets = await self.vertex.auth(deployment)
+        betas = native_betas((), request.headers)
+        if betas:
+            headers = {**headers, "anthropic-beta": betas}
+        return url, orjson.dumps(body), headers, secrets
+
+    async def native_call(self, request: NativeRequest, deployment: Deployment, timeout: float) -> dict[str, Any]:
+        url, data, headers, secrets = await self._native(request, deployment)
+        with map_provider_errors(timeout, secrets):
+            async with self.vertex._client().post(url, data=data, headers=headers,
+                                                  timeout=self.vertex._timeout(timeout, stream=False)) as resp:
+                raw = await resp.read()
+                if resp.status >= 400:
+                    raise self.native_error(resp.status, raw, resp.headers, secrets)
+        return native_answer(raw, label(deployment), secrets)
+
+    async def native_stream(self, request: NativeRequest, deployment: Deployment,
+                            timeout: float) -> NativeStream | BufferedStream:
+        url, data, headers, secrets = await self._native(request, deployment)
+        with map_provider_errors(timeout, secrets):
+            resp = await self.vertex._client().post(url, data=data, headers=headers,
+                                                    timeout=self.vertex._timeout(timeout, stream=True))
+            if resp.status >= 400:
+                try:
+                    raw = await resp.read()
+                finally:
+                    resp.release()
+                raise self.native_error(resp.status, raw, resp.headers, secrets)
+        return await open_stream(resp, timeout, label(deployment), secrets)
+
+    def native_error(self, status: int, raw: bytes, headers: Mapping[str, str],
+                     secrets: tuple[str | None, ...]) -> UpstreamError:
+        """The model's own (Anthropic) error as it is; Vertex's front end's with its status."""
+        if b'"type"' in raw and b'"error"' in raw:
+            try:
+                parsed = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict) and parsed.get("type") == "error":
+                return native_upstream_error(status, raw, headers, secrets, prefix="vertex_ai: ")
+        error = self.error(status, raw, headers, secrets)
+        error.type = None  # Google's type names mean nothing to an Anthropic client: the status says it
+        return error
 
     def error(self, status: int, raw: bytes, headers: Mapping[str, str], secrets: tuple[str | None, ...]) -> UpstreamError:
         try:

@@ -1,7 +1,8 @@
 """A fake Anthropic Messages API: deterministic answers, scriptable failures, strict validation.
 
 Serves ``POST /v1/messages`` (JSON, or ``text/event-stream`` with ``"stream": true``,
-framed ``event: <type>\\ndata: <json>\\n\\n`` as Anthropic does). It checks what
+framed ``event: <type>\\ndata: <json>\\n\\n`` as Anthropic does) and
+``POST /v1/messages/count_tokens`` (``{"input_tokens"}``). It checks what
 Anthropic checks (``anthropic-version`` and a key, top-level fields, non-empty text
 blocks, ``tool_result`` ids, tools defined when the history uses them, thinking
 budgets; see :func:`~gatehouse.testing.fake_anthropic_answers.validate`) and
@@ -28,7 +29,7 @@ import orjson
 from aiohttp import web
 
 from .fake_answers import RecordedRequest
-from .fake_anthropic_answers import Script, error_body, message, stream_events, validate
+from .fake_anthropic_answers import Script, count_tokens, error_body, message, stream_events, validate
 from .service import ThreadedService, serve_until_signal
 
 __all__ = ["FakeAnthropic", "Script", "anthropic_model_config", "main"]
@@ -104,6 +105,7 @@ class FakeAnthropic(ThreadedService):
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/messages", self._handle)
+        app.router.add_post("/v1/messages/count_tokens", self._count)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -147,6 +149,19 @@ class FakeAnthropic(ThreadedService):
                     self.cancelled += 1
                 raise
         return _json(200, orjson.dumps(message(body, script, rid)), script.headers)
+
+    async def _count(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            body = None
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        with self._lock:
+            self.requests.append(RecordedRequest(request.method, request.path, headers, body, None, time.time()))
+        status, answer = count_tokens(body)
+        refused = self._refuse(request, {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]})
+        return refused or _json(status, orjson.dumps(answer), {})
 
     def _refuse(self, request: web.Request, body: Any) -> web.Response | None:
         key = request.headers.get("x-api-key")

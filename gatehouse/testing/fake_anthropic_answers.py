@@ -16,7 +16,7 @@ import orjson
 
 from .fake_answers import split_words
 
-__all__ = ["Script", "validate", "message", "stream_events", "error_body", "TOP_LEVEL_FIELDS"]
+__all__ = ["Script", "validate", "message", "stream_events", "error_body", "TOP_LEVEL_FIELDS", "count_tokens"]
 
 #: The Messages API's top-level request fields; anything else is refused as Anthropic does.
 TOP_LEVEL_FIELDS = frozenset({
@@ -24,6 +24,23 @@ TOP_LEVEL_FIELDS = frozenset({
     "top_k", "tools", "tool_choice", "thinking", "service_tier", "container", "mcp_servers", "context_management",
     "output_config", "inference_geo", "speed", "cache_control",
 })
+
+
+#: What ``POST /v1/messages/count_tokens`` takes.
+COUNT_FIELDS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers",
+                          "context_management", "output_config"})
+
+
+def count_tokens(body: Any) -> tuple[int, dict[str, Any]]:
+    """``(status, answer)`` of the count endpoint: ``{"input_tokens"}``, or Anthropic's 400."""
+    if not isinstance(body, dict):
+        return 400, orjson.loads(error_body("invalid_request_error", "the body must be a JSON object"))
+    extra = sorted(set(body) - COUNT_FIELDS)
+    problem = (f"{extra[0]}: Extra inputs are not permitted" if extra
+               else _system(body.get("system")) or _messages({**body, "max_tokens": 1}) or _tools(body))
+    if problem:
+        return 400, orjson.loads(error_body("invalid_request_error", problem))
+    return 200, {"input_tokens": _input_tokens(body) + len(orjson.dumps(body.get("system") or "")) // 16}
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from typing import Any, Mapping
 
 import orjson
 
-from ...errors import BadRequestError, GatewayError
+from ...errors import BadRequestError, GatewayError, UpstreamError
 from ..base import EventStream, Extraction
 from .messages_stream import MessageEvents
 from .request import NATIVE
@@ -82,10 +82,16 @@ def native_error(status: int, body: Any) -> tuple[int, str, str]:
     return status, kind, str(message) if message else f"the upstream answered HTTP {status}"
 
 
+#: Gatehouse's own error types that have an Anthropic counterpart (the status stays the gateway's).
+_OWN_TYPES = {"budget_exceeded": "billing_error"}
+
+
 def anthropic_error_type(error: GatewayError) -> str:
-    """The Anthropic ``type`` of an error: its own when it is one of Anthropic's, else by status."""
-    if error.type in KNOWN_ERROR_TYPES:
+    """The Anthropic ``type`` of an error: an upstream's own when it is one of Anthropic's, else by status."""
+    if isinstance(error, UpstreamError) and error.type in KNOWN_ERROR_TYPES:
         return str(error.type)
+    if error.type in _OWN_TYPES:
+        return _OWN_TYPES[str(error.type)]
     found = ERROR_TYPES.get(error.status)
     if found is not None:
         return found
