@@ -72,15 +72,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         _COMMON + (("input", (str, list), "a string or a list"),), format=MODERATIONS,
     ),
     Endpoint(
+        "/audio/transcriptions", "audio_transcription", "transcription", ("file",),
+        _COMMON, format=TRANSCRIPTIONS, multipart=True,
+    ),
+    Endpoint(
         "/messages", "anthropic_messages", "chat", ("messages", "max_tokens"),
         _COMMON + _STREAM + (("messages", (list,), "a list of messages"), ("max_tokens", (int,), "an integer"),
                              ("system", (str, list), "a string or a list of text blocks"),
                              ("tools", (list,), "a list of tools")),
         format=MESSAGES, can_stream=True, post_call_rules=True,
-    ),
-    Endpoint(
-        "/audio/transcriptions", "audio_transcription", "transcription", ("file",),
-        _COMMON, format=TRANSCRIPTIONS, multipart=True,
     ),
 )
 

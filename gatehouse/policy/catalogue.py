@@ -78,7 +78,11 @@ HOOKS: tuple[Hook, ...] = (
         name="async_post_call_success_hook",
         signature="async_post_call_success_hook(self, data, user_api_key_dict, response)",
         stage="post_call",
-        when="After a successful non-streaming response, before it is sent, on every endpoint.",
+        when=(
+            "After a successful non-streaming response, before it is sent, on every endpoint. `response` "
+            "is a `ModelResponse` view on OpenAI's endpoints, the plain Anthropic `message` dict on "
+            "`/v1/messages`."
+        ),
         returns=(
             "`None` keeps the response. Anything else replaces it (a `dict` is sent as the JSON body); "
             "the next hook sees the replacement."
@@ -104,7 +108,7 @@ HOOKS: tuple[Hook, ...] = (
         stage="stream",
         when=(
             "Once per streamed response; `response` is an async iterator of chunk objects (on "
-            "`/v1/messages`: Anthropic's stream events)."
+            "`/v1/messages`: Anthropic's stream events, as plain dicts)."
         ),
         returns="An async generator of chunks: what it yields is what the client receives.",
         raises=(

@@ -193,8 +193,11 @@ class Pipeline:
                 task.cancel()
 
     async def run_success(self, call: Call, response: dict[str, Any]) -> Any:
-        """Success hooks in order; a non-None return replaces the response."""
-        current: Any = ModelResponse(response)
+        """Success hooks in order; a non-None return replaces the response.
+
+        Hooks get OpenAI answers as a ``ModelResponse`` view, other formats' (Anthropic's) as
+        the plain dict, as LiteLLM hands them."""
+        current: Any = response if call.endpoint.format.translates else ModelResponse(response)
         data = call.data
         for hook in self.success:
             try:

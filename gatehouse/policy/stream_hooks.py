@@ -33,7 +33,7 @@ def wrap_stream(
     pipeline: Pipeline, call: Call, chunks: AsyncIterator[dict[str, Any]], events: EventStream
 ) -> AsyncIterator[Any]:
     """Chunks as the client will receive them: each iterator hook wraps the previous one."""
-    stream: AsyncIterator[Any] = _views(chunks)
+    stream: AsyncIterator[Any] = chunks if call.endpoint.format.translates else _views(chunks)  # Anthropic's: dicts
     for hook in pipeline.stream_iterators:
         wrapped = hook(call.auth, stream, call.data)
         if not hasattr(wrapped, "__anext__"):
