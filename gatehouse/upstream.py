@@ -201,10 +201,21 @@ class Upstream:
             }
         out = {**defaults, **body} if defaults else dict(body)
         out["model"] = deployment.upstream_model
+        if call.endpoint.format.translates:  # the client chose max_tokens for another model (Claude Code: 128000)
+            _cap_max_tokens(out, deployment)
         forwarded = forwarded_headers(self.providers[deployment], call.headers)
         if forwarded:
             out["extra_headers"] = {**(out.get("extra_headers") or {}), **forwarded}
         return out
+
+
+def _cap_max_tokens(body: dict[str, Any], deployment: Deployment) -> None:
+    """A translated request's ``max_tokens`` at most the deployment's ``model_info.max_output_tokens``."""
+    info = deployment.model_info
+    cap = info.get("max_output_tokens") or info.get("max_tokens")
+    asked = body.get("max_tokens")
+    if isinstance(cap, int) and cap > 0 and isinstance(asked, int) and asked > cap:
+        body["max_tokens"] = cap
 
 
 async def _held(stream: UpstreamStream, events: EventStream, rules: PostCallRules) -> BufferedStream:

@@ -40,8 +40,11 @@ def to_openai_request(body: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(turns, list) or not turns:
         raise BadRequestError("messages must be a non-empty list", param="messages")
     for i, turn in enumerate(turns):
+        if isinstance(turn, dict) and turn.get("role") == "system":  # a system turn mid-conversation (Claude Code)
+            messages.append({"role": "system", "content": _system_content(turn.get("content"))})
+            continue
         if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant"):
-            raise BadRequestError(f"messages.{i}.role must be user or assistant", param=f"messages.{i}.role")
+            raise BadRequestError(f"messages.{i}.role must be user, assistant or system", param=f"messages.{i}.role")
         messages += _user(turn["content"], i) if turn["role"] == "user" else [_assistant(turn["content"], i)]
     out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     for key in ("max_tokens", "temperature", "top_p", "stream"):
