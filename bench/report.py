@@ -21,7 +21,9 @@ CHART_CONCURRENCY = 64
 # Gatehouse RPS as a share of the pass-through proxy's, at c=64.
 PASSTHROUGH_TARGETS = {"plain": 0.50, "hooks": 0.45, "guardrail": 0.30, "stream": 0.50}
 PROVIDER_TARGETS = {"anthropic": ("plain", 0.70), "anthropic-stream": ("stream", 0.60),
-                    "bedrock": ("plain", 0.70), "bedrock-stream": ("stream", 0.60)}
+                    "bedrock": ("plain", 0.70), "bedrock-stream": ("stream", 0.60),
+                    "messages": ("plain", 0.80), "messages-stream": ("stream", 0.80),
+                    "messages-translated": ("plain", 0.60), "messages-translated-stream": ("stream", 0.60)}
 LITELLM_TARGET = 20.0            # every scenario, at c=64
 ADDED_P50_TARGET_MS = 0.5        # at c=1; not judged for guardrail (it adds a network hop by design)
 RSS_TARGET_MB = 80.0             # per process of the gateway's tree

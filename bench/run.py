@@ -206,7 +206,7 @@ class Runner:
             proc.stop()
             raise
         self.startups.append(_startup_row(system, scenario, ready_s=ready_s, usage=proc.usage()))
-        return Target(f"http://127.0.0.1:{port}/v1/chat/completions", proc)
+        return Target(f"http://127.0.0.1:{port}{scenario.path}", proc)
 
     def _measure_all(self, system: System, scenario: Scenario, target: Target) -> None:
         problem = self._verify(scenario, target.url)
@@ -247,7 +247,7 @@ class Runner:
         return row
 
     def _load(self, url: str, scenario: Scenario, c: int, duration: int) -> LoadResult:
-        spec = LoadSpec(url, request_body(scenario.stream), request_headers(), c, duration,
+        spec = LoadSpec(url, request_body(scenario.stream, scenario.api), request_headers(scenario.api), c, duration,
                         threads=self.args.wrk_threads)
         return run_wrk(spec) if self.generator == "wrk" else run_python(spec, self.args.python)
 

@@ -34,7 +34,7 @@ import orjson
 from .call import Call
 from .errors import BadRequestError, GatewayError
 from .formats.base import EventStream, Format, Translator
-from .formats.sse import json_payload
+from .formats.sse import EventSplitter, json_payload
 from .metrics import Metrics
 from .params import GATEWAY_KEYS, TRANSPORT_PARAMS
 from .policy.rules import PostCallRules
@@ -258,8 +258,27 @@ class TranslatedStream:
         return self._payloads()
 
     async def pieces(self) -> AsyncIterator[bytes]:
-        async for event in self._translated():
-            yield self._events.frame(event)
+        """The events framed in the format, one write per piece the provider delivered."""
+        splitter, feed, frame = EventSplitter(), self._translator.feed, self._events.frame
+        fast = getattr(self._translator, "feed_raw", None)  # optional: a payload straight to its frame
+        async for raw in self._stream.pieces():
+            ready = splitter.feed(raw)
+            if not ready:
+                continue
+            out = []
+            for payload in EventSplitter.payloads(ready):
+                framed = fast(payload) if fast is not None else None
+                if framed is not None:
+                    out.append(framed)
+                elif (chunk := json_payload(payload)) is not None:
+                    out += [frame(event) for event in feed(chunk)]
+            if out:
+                yield b"".join(out)
+        rest = splitter.flush()
+        out = [frame(event) for payload in EventSplitter.payloads(rest)
+               if (chunk := json_payload(payload)) is not None for event in feed(chunk)]
+        out += [frame(event) for event in self._translator.close()]
+        yield b"".join(out)
 
     async def aclose(self) -> None:
         await self._stream.aclose()

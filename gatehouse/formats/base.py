@@ -153,7 +153,12 @@ class Restamper(Protocol):
 
 
 class Translator(Protocol):
-    """Provider (OpenAI) chunks → one format's events; one per stream, stateful."""
+    """Provider (OpenAI) chunks → one format's events; one per stream, stateful.
+
+    Optionally ``feed_raw(payload: bytes) -> bytes | None``: the framed event(s) for a chunk's
+    raw payload when it can be done without parsing (the common text delta), else ``None``
+    (then :meth:`feed` gets the parsed chunk). Used when bytes are relayed unparsed.
+    """
 
     def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]: ...
 

@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 import orjson
 
-__all__ = ["data_frame", "json_frame", "named_frame", "json_payload", "json_events"]
+__all__ = ["data_frame", "json_frame", "named_frame", "json_payload", "json_events", "EventSplitter"]
 
 
 def data_frame(payload: bytes) -> bytes:
@@ -40,3 +40,49 @@ def json_events(raw: bytes) -> Iterator[dict[str, Any]]:
                 value = json_payload(line[5:])
                 if value is not None:
                     yield value
+
+
+class EventSplitter:
+    """SSE bytes → runs of complete events, as they arrive.
+
+    :meth:`feed` returns the complete events of what arrived so far, as they
+    came (byte for byte, CRLF made LF); an incomplete last event waits for
+    the next piece. :meth:`payloads` gives the ``data`` of each event of a run.
+    """
+
+    __slots__ = ("_carry",)
+
+    def __init__(self) -> None:
+        self._carry = b""
+
+    def feed(self, piece: bytes) -> bytes:
+        if self._carry:
+            piece, self._carry = self._carry + piece, b""
+        if b"\r" in piece:
+            piece = piece.replace(b"\r\n", b"\n")
+        cut = piece.rfind(b"\n\n")
+        if cut < 0:
+            self._carry = piece
+            return b""
+        ready, self._carry = piece[: cut + 2], piece[cut + 2:]
+        return ready
+
+    def flush(self) -> bytes:
+        """A last event the upstream ended without its blank line (completed)."""
+        rest, self._carry = self._carry.strip(), b""
+        return rest + b"\n\n" if rest else b""
+
+    @staticmethod
+    def payloads(ready: bytes) -> list[bytes]:
+        """The ``data`` of each event in a run of complete events (``[DONE]`` included)."""
+        out = []
+        for block in ready.split(b"\n\n"):
+            if block.startswith(b"data:") and b"\n" not in block:  # one data line: the common shape
+                data = block[5:]
+                out.append(data[1:] if data[:1] == b" " else data)
+                continue
+            lines = [line[5:] for line in block.split(b"\n") if line.startswith(b"data:")]
+            data = b"\n".join(line[1:] if line[:1] == b" " else line for line in lines)
+            if data:
+                out.append(data)
+        return out

@@ -26,7 +26,8 @@ import orjson
 
 from ..errors import UpstreamError
 from ..formats.anthropic.messages import MESSAGES, REQUEST_FIELDS, native_error
-from ..formats.anthropic.messages_stream import EventSplitter, frame_payload
+from ..formats.anthropic.messages_stream import find_error, frame_payload
+from ..formats.sse import EventSplitter
 from ..routing.deployment import Deployment
 from .base import BufferedStream, NativeRequest, map_provider_errors, scrub
 
@@ -111,7 +112,7 @@ class NativeStream:
             async for piece in self._resp.content.iter_any():
                 ready = splitter.feed(piece)
                 if ready:
-                    before, error = EventSplitter.error(ready)
+                    before, error = find_error(ready)
                     if before:
                         stopped = stopped or b"message_stop" in before
                         yield before
@@ -119,7 +120,7 @@ class NativeStream:
                         raise native_upstream_error(200, orjson.dumps(error), {}, self._secrets)
             rest = splitter.flush()
             if rest:
-                before, error = EventSplitter.error(rest)
+                before, error = find_error(rest)
                 if before:
                     stopped = stopped or b"message_stop" in before
                     yield before

@@ -28,10 +28,10 @@ from typing import Any, Iterator
 import orjson
 
 from ..openai_common import ModelRestamper
-from ..sse import json_events
+from ..sse import EventSplitter, json_events
 from .reverse_stream import ChunkTranslator, sse_event
 
-__all__ = ["MessageEvents", "MessageSummary", "MessageRestamper", "EventSplitter", "frame_payload"]
+__all__ = ["MessageEvents", "MessageSummary", "MessageRestamper", "find_error", "frame_payload"]
 
 
 def frame_payload(payload: bytes) -> bytes:
@@ -231,60 +231,19 @@ def _block_events(index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
             + [{"type": "content_block_stop", "index": index}])
 
 
-class EventSplitter:
-    """SSE bytes → runs of complete events, as they arrive (for relaying a native stream).
-
-    :meth:`feed` returns the complete events of what arrived so far, as they
-    came (byte for byte, CRLF made LF); an incomplete last event waits for
-    the next piece. :meth:`error` finds an ``error`` event in such a run.
-    """
-
-    __slots__ = ("_carry",)
-
-    def __init__(self) -> None:
-        self._carry = b""
-
-    def feed(self, piece: bytes) -> bytes:
-        if self._carry:
-            piece, self._carry = self._carry + piece, b""
-        if b"\r" in piece:
-            piece = piece.replace(b"\r\n", b"\n")
-        cut = piece.rfind(b"\n\n")
-        if cut < 0:
-            self._carry = piece
-            return b""
-        ready, self._carry = piece[: cut + 2], piece[cut + 2:]
-        return ready
-
-    def flush(self) -> bytes:
-        """A last event the upstream ended without its blank line (completed)."""
-        rest, self._carry = self._carry.strip(), b""
-        return rest + b"\n\n" if rest else b""
-
-    @staticmethod
-    def payloads(ready: bytes) -> list[bytes]:
-        """The ``data`` of each event in a run of complete events."""
-        out = []
-        for block in ready.split(b"\n\n"):
-            lines = [line[5:] for line in block.split(b"\n") if line.startswith(b"data:")]
-            data = b"\n".join(line[1:] if line[:1] == b" " else line for line in lines)
-            if data:
-                out.append(data)
-        return out
-
-    @staticmethod
-    def error(ready: bytes) -> tuple[bytes, dict[str, Any] | None]:
-        """``(the events before an error event, the error event)``, or ``(ready, None)`` when there is none."""
-        if b"error" not in ready:
-            return ready, None
-        at = 0
-        for block in ready.split(b"\n\n"):
-            for data in EventSplitter.payloads(block):
-                try:
-                    event = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    continue
-                if isinstance(event, dict) and event.get("type") == "error":
-                    return ready[:at], event
-            at += len(block) + 2
+def find_error(ready: bytes) -> tuple[bytes, dict[str, Any] | None]:
+    """``(the events before an error event, the error event)`` in a run of complete events,
+    or ``(ready, None)`` when there is none."""
+    if b"error" not in ready:
         return ready, None
+    at = 0
+    for block in ready.split(b"\n\n"):
+        for data in EventSplitter.payloads(block):
+            try:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(event, dict) and event.get("type") == "error":
+                return ready[:at], event
+        at += len(block) + 2
+    return ready, None

@@ -25,6 +25,7 @@ the first content block                             its ``content_block_start``,
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, Mapping
 
@@ -38,9 +39,24 @@ __all__ = ["ChunkTranslator", "sse_event", "PING"]
 PING: dict[str, Any] = {"type": "ping"}
 
 
+#: An OpenAI chunk that is one text delta of choice 0 and nothing else (its JSON string captured).
+_TEXT_DELTA = re.compile(rb'"choices":\[\{"index":0,"delta":\{"content":("(?:[^"\\]|\\.)+")\}'
+                         rb'(?:,"logprobs":null)?,"finish_reason":null\}\]')
+_DELTA_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+
+#: ``event: <type>\ndata: `` for each event type (made once).
+_HEADS = {kind: b"event: " + kind.encode() + b"\ndata: " for kind in (
+    "message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta",
+    "message_stop", "ping", "error")}
+
+
 def sse_event(event: Mapping[str, Any]) -> bytes:
     """One Anthropic server-sent event."""
-    return b"event: " + str(event.get("type")).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    kind = event.get("type")
+    head = _HEADS.get(kind) if isinstance(kind, str) else None
+    if head is None:
+        head = b"event: " + str(kind).encode() + b"\ndata: "
+    return head + orjson.dumps(event) + b"\n\n"
 
 
 class ChunkTranslator:
@@ -65,6 +81,9 @@ class ChunkTranslator:
         return self.end()
 
     def chunk(self, chunk: Mapping[str, Any]) -> list[dict[str, Any]]:
+        fast = self._text_only(chunk)
+        if fast is not None:
+            return fast
         if self.model is None and isinstance(chunk.get("model"), str):
             self.model = chunk["model"]
         events = self._start()
@@ -89,6 +108,32 @@ class ChunkTranslator:
             if choice.get("finish_reason"):
                 self._finish = choice["finish_reason"]
         return events
+
+    def feed_raw(self, payload: bytes) -> bytes | None:
+        """A chunk's payload that is only a text delta into the open text block, straight to its framed
+        event (the JSON string copied as it is); ``None``: not one, use :meth:`feed`."""
+        block = self._block
+        if block is None or block[0] != "text" or b'"usage":{' in payload:
+            return None
+        found = _TEXT_DELTA.search(payload)
+        if found is None:
+            return None
+        return b"%s%d,\"delta\":{\"type\":\"text_delta\",\"text\":%s}}\n\n" % (_DELTA_HEAD, block[1], found.group(1))
+
+    def _text_only(self, chunk: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        """The common chunk, a text delta into the open text block, on a short path (``None``: not one)."""
+        block = self._block
+        choices = chunk.get("choices")
+        if block is None or block[0] != "text" or not choices or len(choices) != 1 or chunk.get("usage"):
+            return None
+        choice = choices[0]
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(delta, dict) or choice.get("finish_reason") or choice.get("index", 0) != 0:
+            return None
+        text = delta.get("content")
+        if not text or not isinstance(text, str) or len(delta) > (2 if "role" in delta else 1):
+            return None
+        return [{"type": "content_block_delta", "index": block[1], "delta": {"type": "text_delta", "text": text}}]
 
     def end(self) -> list[dict[str, Any]]:
         """The closing events: the open block's stop, ``message_delta`` and ``message_stop``."""
