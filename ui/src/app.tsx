@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, call, forgetKey, onSignedOut, savedKey, saveKey } from "./api";
 import { CustomersPage, TeamsPage, UsersPage } from "./pages/principals";
+import { Icon } from "./icons";
 import { KeysPage } from "./pages/keys";
 import { RequestsPage } from "./pages/requests";
 import { SpendPage } from "./pages/spend";
@@ -16,12 +17,12 @@ export interface Session {
 }
 
 const PAGES = [
-  { path: "requests", label: "Live log", icon: "◉", page: RequestsPage },
-  { path: "keys", label: "Keys", icon: "⚿", page: KeysPage },
-  { path: "teams", label: "Teams", icon: "◫", page: TeamsPage },
-  { path: "users", label: "Users", icon: "◯", page: UsersPage },
-  { path: "customers", label: "Customers", icon: "◇", page: CustomersPage },
-  { path: "spend", label: "Spend", icon: "▤", page: SpendPage },
+  { path: "requests", label: "Live log", page: RequestsPage },
+  { path: "keys", label: "Keys", page: KeysPage },
+  { path: "teams", label: "Teams", page: TeamsPage },
+  { path: "users", label: "Users", page: UsersPage },
+  { path: "customers", label: "Customers", page: CustomersPage },
+  { path: "spend", label: "Spend", page: SpendPage },
 ];
 
 function currentPath(): string {
@@ -92,8 +93,8 @@ export function App() {
         <nav>
           {PAGES.map((p) => (
             <a href={`#/${p.path}`} class={p.path === path ? "active" : ""} data-testid={`nav-${p.path}`}>
-              <span class="nav-icon" aria-hidden="true">
-                {p.icon}
+              <span class="nav-icon">
+                <Icon name={p.path} />
               </span>
               {p.label}
             </a>

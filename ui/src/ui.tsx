@@ -69,6 +69,8 @@ export function Button(props: {
 
 export interface Column<T> {
   label: string;
+  /** Hidden while the live log's detail panel is open. */
+  narrowHidden?: boolean;
   render: (row: T) => ComponentChildren;
   align?: "left" | "right";
   width?: string;
@@ -90,7 +92,7 @@ export function Table<T>(props: {
         <thead>
           <tr>
             {props.columns.map((c) => (
-              <th class={c.align === "right" ? "num" : ""} style={c.width ? { width: c.width } : undefined}>
+              <th class={`${c.align === "right" ? "num" : ""}${c.narrowHidden ? " hide-narrow" : ""}`} style={c.width ? { width: c.width } : undefined}>
                 {c.label}
               </th>
             ))}
@@ -106,7 +108,7 @@ export function Table<T>(props: {
                 onClick={props.onRowClick ? () => props.onRowClick?.(row) : undefined}
               >
                 {props.columns.map((c) => (
-                  <td class={c.align === "right" ? "num" : ""}>{c.render(row)}</td>
+                  <td class={`${c.align === "right" ? "num" : ""}${c.narrowHidden ? " hide-narrow" : ""}`}>{c.render(row)}</td>
                 ))}
               </tr>
             );

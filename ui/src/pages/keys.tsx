@@ -126,7 +126,7 @@ export function KeysPage() {
                 label: "Key",
                 render: (r) => (
                   <div class="cell-main">
-                    <span class="strong" data-testid="key-alias">{r.key_alias || "(no alias)"}</span>
+                    <span class="strong" data-testid="key-alias" title={r.key_alias ?? undefined}>{r.key_alias || "(no alias)"}</span>
                     <span class="mono muted">{r.key_name ?? r.token.slice(0, 12)}</span>
                   </div>
                 ),

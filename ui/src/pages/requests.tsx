@@ -189,11 +189,11 @@ export function RequestsPage() {
                 { label: "Status", render: (e) => <StatusBadge entry={e} /> },
                 { label: "Key", render: (e) => <KeyCell entry={e} /> },
                 { label: "Model", render: (e) => <span data-testid="log-model">{e.model ?? "—"}</span> },
-                { label: "Endpoint", render: (e) => <span class="mono-soft">{e.endpoint ?? e.call_type ?? "—"}</span> },
+                { label: "Endpoint", narrowHidden: true, render: (e) => <span class="mono-soft">{e.endpoint ?? e.call_type ?? "—"}</span> },
                 { label: "Decision trace", render: (e) => <TraceSummary entry={e} /> },
                 { label: "Latency", align: "right", render: (e) => ms(e.duration_ms) },
-                { label: "Tokens", align: "right", render: (e) => (e.tokens.total ? count(e.tokens.total) : "—") },
-                { label: "Cost", align: "right", render: (e) => (e.cost === null ? "—" : money(e.cost, 6)) },
+                { label: "Tokens", align: "right", narrowHidden: true, render: (e) => (e.tokens.total ? count(e.tokens.total) : "—") },
+                { label: "Cost", align: "right", narrowHidden: true, render: (e) => (e.cost === null ? "—" : money(e.cost, 6)) },
               ]}
             />
           </Card>
@@ -232,7 +232,7 @@ function KeyCell(props: { entry: LogEntry }) {
   const k = props.entry.key;
   return (
     <div class="cell-main">
-      <span class="strong" data-testid="log-key">{k.alias ?? (k.hash_prefix ? "(no alias)" : "—")}</span>
+      <span class="strong" data-testid="log-key" title={k.alias ?? undefined}>{k.alias ?? (k.hash_prefix ? "(no alias)" : "—")}</span>
       {k.hash_prefix && <span class="mono muted">{k.hash_prefix}…</span>}
     </div>
   );
@@ -271,9 +271,19 @@ function tone(outcome: string): "good" | "warn" | "bad" | "info" | "muted" {
   return "bad";
 }
 
+const RETURNED: Record<string, string> = {
+  pre_call: "changed the request",
+  post_call: "changed the answer",
+  headers: "added headers",
+  failure: "changed the error",
+};
+
+function verdictLabel(stage: string, v: string): string {
+  return v === "returned" ? RETURNED[stage] ?? "returned a value" : VERDICTS[v] ?? v;
+}
+
 const VERDICTS: Record<string, string> = {
   ok: "passed",
-  returned: "changed the request",
   success: "allowed",
   guardrail_intervened: "intervened",
   blocked: "blocked",
@@ -349,7 +359,7 @@ function Detail(props: { entry: LogEntry; content: boolean; onClose: () => void 
                   <div class="trace-line">
                     <span class="stage">{step.stage}</span>
                     <span class="hook">{step.hook}</span>
-                    <Badge tone={tone(v)}>{VERDICTS[v] ?? v}</Badge>
+                    <Badge tone={tone(v)}>{verdictLabel(step.stage, v)}</Badge>
                     <span class="trace-ms">{ms(step.ms)}</span>
                   </div>
                   <div class="trace-bar">
