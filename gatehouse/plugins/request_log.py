@@ -108,8 +108,10 @@ class RequestLog(CustomLogger):
 
 def entry_from(standard: dict[str, Any], *, seq: int, include_content: bool) -> dict[str, Any]:
     """One log entry from a ``standard_logging_object``: no key, no text unless ``include_content``."""
-    metadata = standard.get("metadata") if isinstance(standard.get("metadata"), dict) else {}
-    error = standard.get("error_information") if isinstance(standard.get("error_information"), dict) else None
+    found = standard.get("metadata")
+    metadata: dict[str, Any] = found if isinstance(found, dict) else {}
+    found = standard.get("error_information")
+    error: dict[str, Any] | None = found if isinstance(found, dict) else None
     failed = standard.get("status") == "failure"
     start, end = _number(standard.get("startTime")), _number(standard.get("endTime"))
     entry: dict[str, Any] = {
