@@ -52,6 +52,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("anthropic", "anthropic.yaml", about="one anthropic/ deployment: request and answer translated"),
     Scenario("anthropic-stream", "anthropic.yaml", stream=True,
              about=f"anthropic config, stream: true ({STREAM_CHUNKS} Anthropic text deltas translated)"),
+    Scenario("bedrock", "bedrock.yaml", about="a bedrock/ deployment: OpenAI chat → Converse (SigV4) → OpenAI"),
+    Scenario("bedrock-stream", "bedrock.yaml", stream=True,
+             about=f"a bedrock/ deployment, stream: true (ConverseStream event-stream, {STREAM_CHUNKS} deltas)"),
 )}
 
 
