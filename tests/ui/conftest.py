@@ -59,7 +59,8 @@ def blocking_guard(guard: FakeGuardrail) -> FakeGuardrail:
 
 def console_config(guard: FakeGuardrail, **general: Any) -> dict[str, Any]:
     return {
-        "model_list": [{"model_name": "mock", "litellm_params": {"model": "mock/anything"}}],
+        "model_list": [{"model_name": "mock", "litellm_params": {
+            "model": "mock/anything", "input_cost_per_token": 0.001, "output_cost_per_token": 0.002}}],
         "general_settings": {"master_key": MASTER, "ui_request_log_content": True, **general},
         "litellm_settings": {"callbacks": ["console_hooks.audit"]},
         "guardrails": [{"guardrail_name": "screen", "litellm_params": {

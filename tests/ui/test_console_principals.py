@@ -96,3 +96,46 @@ def test_rotate_a_key(console_gw: GatewayProcess, browser: Any) -> None:
 def _served_post(gw: GatewayProcess, path: str) -> bool:
     answer = httpx.post(gw.base_url + path, json={}, headers={"Authorization": f"Bearer {MASTER}"}, timeout=30)
     return not (answer.status_code == 404 and answer.json()["error"]["message"].startswith("No route for"))
+
+
+def test_spend_page(console_gw: GatewayProcess, browser: Any) -> None:
+    """Spend per key so far from /key/list always; spend over time as a chart where the gateway
+    serves its spend report, else "not available"."""
+    import time
+
+    import openai
+
+    admin = {"Authorization": f"Bearer {MASTER}"}
+    key = httpx.post(console_gw.base_url + "/key/generate", json={"key_alias": "spender", "max_budget": 50},
+                     headers=admin, timeout=30).json()["key"]
+    client = openai.OpenAI(base_url=console_gw.api_base, api_key=key, max_retries=0, timeout=30)
+    for _ in range(2):
+        client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "price me"}])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # spend is written in batches
+        info = httpx.get(console_gw.base_url + "/key/info", params={"key": key}, headers=admin, timeout=30).json()
+        if info["info"]["spend"] > 0:
+            break
+        time.sleep(0.2)
+    assert info["info"]["spend"] > 0
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    watch = Watch(page, console_gw.base_url)
+    try:
+        page.goto(console_gw.base_url + "/ui/#/spend")
+        page.fill("#admin-key", MASTER)
+        page.click("[data-testid=sign-in]")
+        page.wait_for_selector(".card:has-text('Spend by key so far') canvas")
+        over_time = ".card:has-text('Spend over time')"
+        page.wait_for_selector(f"{over_time} canvas, {over_time} [data-testid=unavailable]")
+        if _served(console_gw, "/global/spend/report?start_date=2020-01-01&end_date=2020-01-02"):
+            for dimension in ("key", "team", "model"):
+                page.click(f"[data-testid=by-{dimension}]")
+                page.wait_for_selector(f"{over_time} canvas")
+        else:
+            assert "/global/spend/report" in page.inner_text(f"{over_time} [data-testid=unavailable]")
+        page.click("[data-testid=by-key]")
+        page.wait_for_timeout(200)  # the chart draws without animation; give it a frame
+        _shot(page, "12-spend")
+        watch.check()
+    finally:
+        page.close()

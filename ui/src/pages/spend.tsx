@@ -167,18 +167,25 @@ export function SpendPage() {
             type: "bar",
             data: {
               labels: topKeys.map((k) => k.key_alias || k.key_name || k.token.slice(0, 12)),
-              datasets: [
-                { label: "Spend", data: topKeys.map((k) => k.spend ?? 0), backgroundColor: PALETTE[0], borderRadius: 3, maxBarThickness: 22 },
-                { label: "Budget left", data: topKeys.map((k) => (typeof k.max_budget === "number" ? Math.max(k.max_budget - (k.spend ?? 0), 0) : 0)), backgroundColor: "#dbe3ef", borderRadius: 3, maxBarThickness: 22 },
-              ],
+              datasets: [{ label: "Spend", data: topKeys.map((k) => k.spend ?? 0), backgroundColor: PALETTE[0], borderRadius: 3, maxBarThickness: 22 }],
             },
             options: {
               indexAxis: "y",
               responsive: true,
               maintainAspectRatio: false,
               animation: false,
-              scales: { x: { stacked: true, beginAtZero: true, ticks: { callback: (v) => money(Number(v), 4) } }, y: { stacked: true, grid: { display: false } } },
-              plugins: { legend: { position: "bottom", labels: { boxWidth: 10, boxHeight: 10, usePointStyle: true } }, tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${money(item.parsed.x, 6)}` } } },
+              scales: { x: { beginAtZero: true, ticks: { callback: (v) => money(Number(v), 4) } }, y: { grid: { display: false } } },
+              plugins: {
+                legend: { display: false },
+                tooltip: {
+                  callbacks: {
+                    label: (item) => {
+                      const budget = topKeys[item.dataIndex]?.max_budget;
+                      return `Spend: ${money(item.parsed.x, 6)}${typeof budget === "number" ? ` of ${money(budget)} budget` : ""}`;
+                    },
+                  },
+                },
+              },
             },
           }
         : null,
