@@ -83,7 +83,8 @@ class Gateway:
         self.guardrails = build_guardrails(self.guardrail_configs, metrics=self.metrics)
         self.ui_settings = UISettings.from_config(config.general_settings, source=source)
         self.request_log = (RequestLog(size=self.ui_settings.request_log_size,
-                                       include_content=self.ui_settings.request_log_content)
+                                       include_content=self.ui_settings.request_log_content,
+                                       always=self.ui_settings.request_log_always)
                             if self.ui_settings.request_log else None)
         self.callbacks = self._callbacks(loader)
         self.policies = PolicySet(

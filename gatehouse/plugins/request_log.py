@@ -14,6 +14,12 @@ what a user's logging callback would. Each entry holds
   verdict and milliseconds (``gatehouse_trace``), and the guardrail records
   (``standard_logging_guardrail_information``: mode, status, duration).
 
+It records while an admin has the console open (any console call in the last
+:data:`WATCH_SECONDS`), or always with ``ui_request_log_always``: otherwise its
+``should_run_for`` opts out of every request, and a gateway whose other hooks
+also opt out takes the no-hooks path (recording costs CPU on every request:
+the request is decorated for hooks and a background logging task runs).
+
 Prompt and answer text is kept only when the operator allows it
 (``general_settings.ui_request_log_content``), cut to :data:`CONTENT_LIMIT`
 characters. The buffer is a ``deque(maxlen=size)``: memory is bounded, the
@@ -34,10 +40,12 @@ from ..auth.identity import MASTER_KEY_TOKEN
 from ..objects import unwrap
 from ..policy.custom_logger import CustomLogger
 
-__all__ = ["RequestLog", "CONTENT_LIMIT", "HASH_PREFIX"]
+__all__ = ["RequestLog", "CONTENT_LIMIT", "HASH_PREFIX", "WATCH_SECONDS"]
 
 #: Characters of prompt / answer text kept per entry when content logging is on.
 CONTENT_LIMIT = 8000
+#: How long a console call keeps the log recording.
+WATCH_SECONDS = 600.0
 #: Characters of the key's hash shown.
 HASH_PREFIX = 12
 _TEXT_LIMIT = 1000  # error messages
@@ -46,16 +54,32 @@ _TEXT_LIMIT = 1000  # error messages
 class RequestLog(CustomLogger):
     """A bounded ring buffer of recent requests, filled from the logging hooks."""
 
-    def __init__(self, *, size: int = 500, include_content: bool = False) -> None:
+    def __init__(self, *, size: int = 500, include_content: bool = False, always: bool = False,
+                 watch_seconds: float = WATCH_SECONDS) -> None:
         super().__init__()
         self.size = size
         self.include_content = include_content
+        self.always = always
+        self.watch_seconds = watch_seconds
+        self._watched_until = 0.0
         self._entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=size)
         self._seq = 0
         self._changed = asyncio.Event()
         self.closed = False
 
-    # -- the logging hooks (the public API) ---------------------------------------
+    # -- the hook API ---------------------------------------------------------------
+    def should_run_for(self, user_api_key_dict: Any) -> bool:
+        """Record while a console is open (or always); else cost nothing."""
+        return self.always or time.monotonic() < self._watched_until
+
+    def watched(self) -> None:
+        """An admin's console called the gateway: record for the next ``watch_seconds``."""
+        self._watched_until = time.monotonic() + self.watch_seconds
+
+    @property
+    def recording(self) -> bool:
+        return self.should_run_for(None)
+
     async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
         self.record(kwargs)
 

@@ -87,7 +87,7 @@ class ConsoleRoutes:
                             headers={"Cache-Control": cache, **SECURITY_HEADERS})
 
     async def session(self, request: web.Request) -> web.Response:
-        identity = await self.authorize(request)
+        identity = await self._admin(request)
         return _json({
             "user_id": getattr(identity, "user_id", None),
             "user_role": getattr(identity, "user_role", None),
@@ -97,21 +97,29 @@ class ConsoleRoutes:
             "request_log": self._log_state(),
         })
 
+    async def _admin(self, request: web.Request) -> Any:
+        """The admin check; an admin's console call keeps the log recording."""
+        identity = await self.authorize(request)
+        if self.log is not None:
+            self.log.watched()
+        return identity
+
     def _log_state(self) -> dict[str, Any]:
         log = self.log
-        return {"enabled": log is not None, "size": log.size if log else 0,
+        return {"enabled": log is not None, "recording": bool(log and log.recording),
+                "always": bool(log and log.always), "size": log.size if log else 0,
                 "content": bool(log and log.include_content), "log_id": self.log_id,
                 "last_seq": log.last_seq if log else 0}
 
     async def requests(self, request: web.Request) -> web.Response:
-        await self.authorize(request)
+        await self._admin(request)
         after = _query_int(request, "after", 0, 2**62)
         limit = _query_int(request, "limit", 100, MAX_PAGE)
         entries = self.log.since(after, limit) if self.log is not None else []
         return _json({**self._log_state(), "requests": entries})
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        await self.authorize(request)
+        await self._admin(request)
         after = _query_int(request, "after", 0, 2**62)
         response = web.StreamResponse(headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
@@ -132,6 +140,7 @@ class ConsoleRoutes:
         if after > log.last_seq:
             after = 0  # the console saw an earlier process's log
         while not log.closed and loop.time() < deadline:
+            log.watched()  # an open live page keeps the log recording
             if not await log.wait(after, min(HEARTBEAT_SECONDS, max(deadline - loop.time(), 0.01))):
                 await response.write(b": ping\n\n")
                 continue

@@ -175,3 +175,24 @@ def test_bad_log_setting_stops_start_up(tmp_path: Any, blocking_guard: FakeGuard
     with pytest.raises(ServerStartError) as failed:
         gw.start()
     assert "general_settings.ui_request_log_size" in str(failed.value)
+
+
+def test_records_only_while_a_console_is_open(gateway: Callable[..., GatewayProcess],
+                                              blocking_guard: FakeGuardrail) -> None:
+    """No console open: the log's plugin opts out (no cost); a console call starts the recording."""
+    gw = gateway(console_config(blocking_guard, ui_request_log_size=50, ui_request_log_content=False),
+                 files={"console_hooks.py": HOOKS_PY}, env={"GATEHOUSE_TEST_FRESH": "watch"})
+    _chat(gw, MASTER, "before any console")
+    time.sleep(0.3)  # logging runs in the background: give an entry time to land, were one made
+    body = _log(gw)
+    assert body["requests"] == [] and body["recording"] is True and body["always"] is False
+    _chat(gw, MASTER, "while watched")
+    assert len(_log(gw, wait_for=1)["requests"]) == 1
+
+
+def test_always_records(gateway: Callable[..., GatewayProcess], blocking_guard: FakeGuardrail) -> None:
+    gw = gateway(console_config(blocking_guard, ui_request_log_always=True), files={"console_hooks.py": HOOKS_PY},
+                 env={"GATEHOUSE_TEST_FRESH": "always"})
+    _chat(gw, MASTER, "before any console")
+    body = _log(gw, wait_for=1)
+    assert len(body["requests"]) == 1 and body["always"] is True

@@ -57,7 +57,14 @@ export function App() {
         },
       );
     }
-    return () => window.removeEventListener("hashchange", onHash);
+    // keeps the live log recording while the console is open, and notices a revoked key
+    const keepAlive = setInterval(() => {
+      if (savedKey()) call<Session>("GET", "/ui/api/session").catch(() => undefined);
+    }, 240_000);
+    return () => {
+      window.removeEventListener("hashchange", onHash);
+      clearInterval(keepAlive);
+    };
   }, []);
 
   if (checking) return <Spinner />;

@@ -47,6 +47,7 @@ export interface LogEntry {
 
 interface LogState {
   enabled: boolean;
+  always: boolean;
   size: number;
   content: boolean;
   log_id: string;
@@ -173,8 +174,8 @@ export function RequestsPage() {
                   </button>
                 ))}
               </div>
-              <span class="muted">
-                {count(entries.length)} of the last {count(state.size)} kept
+              <span class="muted" title={state.always ? "Every request is recorded." : "Requests are recorded while an admin has the console open (general_settings.ui_request_log_always records them all)."}>
+                {count(entries.length)} of the last {count(state.size)} kept{state.always ? "" : " · recording while the console is open"}
               </span>
             </Toolbar>
             <Table<LogEntry>
