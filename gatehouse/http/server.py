@@ -25,6 +25,7 @@ from ..formats.openai_common import OPENAI
 from .openapi import docs_routes
 from ..providers.base import UploadFile
 from ..replies import SSE_HEADERS, JsonReply, Reply
+from ..ui import install_ui
 
 __all__ = ["build_application", "AiohttpInbound"]
 
@@ -165,6 +166,7 @@ def build_application(gateway: Any) -> web.Application:
     app.router.add_routes(ops_routes(gateway))
     app.router.add_routes(gateway.key_routes)
     app.router.add_routes(docs_routes())
+    install_ui(app, gateway)
     return app
 
 
