@@ -17,7 +17,7 @@ instead of knowing its shapes::
       metadata_fields           keys of the client's ``metadata`` that are this format's, sent upstream
       stream                    EventStream, or None when the format never streams
     EventStream                 the same format's streamed answers
-      frame / end / end_at      SSE framing of one event, the end of a stream
+      frame / end / end_at      SSE framing of one event, the end of a stream (end_marker: what to look for)
       events                    relayed SSE bytes → events
       text / texts              what an event adds to the answer's text (per choice)
       summary                   StreamSummary: text, usage, the assembled answer for logging
@@ -172,6 +172,8 @@ class EventStream(Protocol):
 
     end: bytes
     """The frame that ends every stream (``b""`` when the last event says so itself)."""
+    end_marker: bytes
+    """Bytes every end frame contains (``b""``: none), so relayed pieces without them are not searched."""
 
     def frame(self, event: Any) -> bytes:
         """One SSE frame for an event (a dict, or a payload already serialised as bytes)."""
@@ -232,13 +234,16 @@ class Format(Protocol):
 
     name: str
     """Its name; a provider that speaks it natively lists it (``SpeaksNatively.native_formats``)."""
-    stream: EventStream | None
-    """How its streamed answers look; ``None`` when the endpoint never streams."""
     translates: bool
     """``False`` when requests and answers are OpenAI's (what providers speak): nothing is translated."""
     metadata_fields: tuple[str, ...]
     """Keys of the client's ``metadata`` that are fields of this format (Anthropic's ``user_id``): they
     go upstream; the rest of ``metadata`` is the gateway's (removed before the call)."""
+
+    @property
+    def stream(self) -> EventStream | None:
+        """How its streamed answers look; ``None`` when the endpoint never streams."""
+        ...
 
     def extract_request(self, data: dict[str, Any]) -> Extraction:
         """What a guardrail scans of a request body, each item with its position."""

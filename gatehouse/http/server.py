@@ -27,6 +27,7 @@ from .models import model_routes
 from .openapi import docs_routes
 from ..providers.base import UploadFile
 from ..replies import SSE_HEADERS, JsonReply, Reply
+from ..ui import install_ui
 
 __all__ = ["build_application", "AiohttpInbound"]
 
@@ -177,6 +178,7 @@ def build_application(gateway: Any) -> web.Application:
     app.router.add_routes(ops_routes(gateway))
     app.router.add_routes(gateway.key_routes)
     app.router.add_routes(docs_routes())
+    install_ui(app, gateway)
     return app
 
 

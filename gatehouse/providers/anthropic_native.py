@@ -84,7 +84,7 @@ async def open_stream(resp: aiohttp.ClientResponse, timeout: float, label: str,
             raw = await resp.read()
         finally:
             resp.release()
-        events = MESSAGES.stream.from_answer(native_answer(raw, label, secrets))  # type: ignore[union-attr]
+        events = MESSAGES.stream.from_answer(native_answer(raw, label, secrets))
         return BufferedStream([orjson.dumps(e) for e in events], frame=frame_payload)
     stream = NativeStream(resp, timeout, label, secrets)
     await stream.prime()

@@ -35,7 +35,7 @@ from typing import Any, Mapping
 import orjson
 
 from ...errors import BadRequestError, GatewayError, UpstreamError
-from ..base import EventStream, Extraction
+from ..base import Extraction
 from .messages_stream import MessageEvents
 from .request import NATIVE
 from .response import openai_usage
@@ -209,8 +209,10 @@ class AnthropicMessages:
     translates = True
     metadata_fields: tuple[str, ...] = ("user_id",)
 
+    stream: MessageEvents
+
     def __init__(self) -> None:
-        self.stream: EventStream | None = MessageEvents()
+        self.stream = MessageEvents()
 
     def extract_request(self, data: dict[str, Any]) -> Extraction:
         model = data.get("model")

@@ -140,6 +140,7 @@ class MessageEvents:
     """The ``EventStream`` of ``/v1/messages`` (module docstring)."""
 
     end = b""
+    end_marker = b""
 
     def frame(self, event: Any) -> bytes:
         if isinstance(event, (bytes, bytearray)):
