@@ -122,6 +122,18 @@ def test_v1_models_lists_what_a_key_may_call(gw: GatewayProcess) -> None:
     assert anthropic_shape.json()["has_more"] is False
 
 
+def test_the_openai_sdk_lists_and_retrieves_models(gw: GatewayProcess,
+                                                   openai_client: Callable[..., openai.OpenAI]) -> None:
+    client = openai_client(gw, api_key=MASTER)
+    listed = [m.id for m in client.models.list()]
+    assert "gpt-4" in listed and "internal" not in listed and "*" not in listed
+    assert client.models.retrieve("gpt-4").id == "gpt-4"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("internal")
+    only_alias = openai_client(gw, api_key=key(gw, models=["gpt-4"]))
+    assert [m.id for m in only_alias.models.list()] == ["gpt-4"]
+
+
 def test_key_model_lists_allow_an_alias_or_its_group(gw: GatewayProcess, openai_client: Callable[..., openai.OpenAI]) -> None:
     by_alias = openai_client(gw, api_key=key(gw, models=["gpt-4"]))
     assert by_alias.chat.completions.create(model="gpt-4", messages=HI).model == "gpt-4"
