@@ -27,7 +27,9 @@ from ..formats.bedrock_converse import ConverseOptions, chat_answer, chat_reques
 from ..formats.bedrock_converse_stream import StreamTranslator
 from ..formats.bedrock_embeddings import embedding_answer, embedding_requests
 from ..routing.deployment import Deployment
-from .base import DeploymentProblem, map_provider_errors, scrub
+from .anthropic_native import native_answer
+from .base import BufferedStream, DeploymentProblem, NativeRequest, map_provider_errors, scrub
+from .bedrock_native import InvokeEvents, invoke_body, speaks_invoke
 from .bedrock_target import Target, build_target, truthy
 from .image_fetch import fetch_images
 
@@ -53,7 +55,12 @@ def _aws() -> Any:
 
 
 class BedrockProvider:
-    """One per gateway process: one connection pool, one set of signing keys per distinct credential spec."""
+    """One per gateway process: one connection pool, one set of signing keys per distinct credential spec.
+
+    Claude deployments speak ``/v1/messages`` natively, through InvokeModel (:mod:`.bedrock_native`).
+    """
+
+    native_formats = frozenset({"anthropic_messages"})
 
     def __init__(self, *, connect_timeout: float = 10.0, environ: Mapping[str, str] | None = None) -> None:
         self._session: aiohttp.ClientSession | None = None
@@ -218,6 +225,42 @@ class BedrockProvider:
             return embedding_answer(target.embedding or "titan", answers, target.model_id, body.get("encoding_format"))
         except UpstreamError as exc:
             raise UpstreamError(f"Bedrock deployment '{target.name}': {exc.message}", status=exc.status) from None
+
+    # -- /v1/messages, untranslated (Claude through InvokeModel) ---------------------------------
+    def speaks(self, wire: str, deployment: Deployment) -> bool:
+        target = self._targets[deployment.id]
+        return speaks_invoke(deployment, target.family, target.embedding)
+
+    async def native_call(self, request: NativeRequest, deployment: Deployment, timeout: float) -> dict[str, Any]:
+        target = self._targets[deployment.id]
+        if request.operation != "messages":
+            raise UpstreamError(f"Bedrock deployment '{target.name}' does not serve {request.operation}", status=404)
+        raw, _ = await self._post(deployment.id, target, "invoke", invoke_body(request, deployment), timeout)
+        return native_answer(raw, f"Bedrock deployment '{target.name}'", self._secrets(deployment.id, target))
+
+    async def native_stream(self, request: NativeRequest, deployment: Deployment,
+                            timeout: float) -> InvokeEvents | BufferedStream:
+        target = self._targets[deployment.id]
+        data = invoke_body(request, deployment)
+        url, encoded = target.url("invoke-with-response-stream")
+        headers = self._signed(deployment.id, target, url, data, _STREAM)
+        secrets = self._secrets(deployment.id, target)
+        with map_provider_errors(timeout, secrets):
+            resp = await self._client().post(encoded, data=data, headers=headers, timeout=target.timeout(
+                timeout, stream=True, connect=self._connect_timeout))
+        if resp.status >= 400 or "eventstream" not in resp.content_type:
+            try:
+                with map_provider_errors(timeout, secrets):
+                    raw = await resp.read()
+            finally:
+                resp.release()
+            if resp.status < 400:
+                raise UpstreamError(f"Bedrock deployment '{target.name}': the stream answer is "
+                                    f"'{resp.content_type}', not an AWS event stream", status=502)
+            raise self._error(resp.status, resp.headers, raw, deployment.id, target)
+        stream = InvokeEvents(resp, timeout, target.name)
+        await stream.prime()
+        return stream
 
     def _error(self, status: int, headers: Mapping[str, str], raw: bytes, deployment_id: str,
                target: Target) -> UpstreamError:

@@ -12,7 +12,9 @@ clients talk to it (``tests/providers/test_bedrock_fake.py`` proves it)::
     fake.requests[-1].body["messages"], fake.requests[-1].model_id, fake.requests[-1].signer
 
 Routes: ``POST /model/{modelId}/converse``, ``…/converse-stream``, ``…/invoke``
-(Titan / Cohere embeddings), ``POST /`` (STS ``AssumeRole`` and
+(Titan / Cohere embeddings; Claude: Anthropic's Messages body with
+``anthropic_version: bedrock-2023-05-31``), ``…/invoke-with-response-stream`` (Claude:
+``chunk`` events carrying Anthropic's events), ``POST /`` (STS ``AssumeRole`` and
 ``AssumeRoleWithWebIdentity``, form-encoded), ``GET /images/{name}`` (test images).
 The default answer says ``"Hello! You said: <last user text>"``.
 
@@ -37,7 +39,8 @@ import orjson
 from aiohttp import web
 
 from .aws_wire import Key, SigV4Failure, sts_credentials_xml, verify_sigv4
-from .fake_bedrock_answers import Reply, converse_answer, embeddings_answer, stream_frames
+from .fake_bedrock_answers import (Reply, claude_invoke, claude_invoke_frames, claude_problem, converse_answer,
+                                   embeddings_answer, stream_frames)
 from .service import ThreadedService, serve_until_signal
 
 __all__ = ["FakeBedrock", "Reply", "Recorded", "ACCESS_KEY", "SECRET_KEY", "PNG", "main"]
@@ -175,6 +178,13 @@ class FakeBedrock(ThreadedService):
             return _json(converse_answer(body, reply), reply.headers)
         if action == "converse-stream":
             return await _stream(request, stream_frames(body, reply), reply)
+        if "anthropic." in (rec.model_id or "") and action in ("invoke", "invoke-with-response-stream"):
+            problem = claude_problem(body)
+            if problem is not None:
+                return _aws_error(400, "ValidationException", problem)
+            if action == "invoke":
+                return _json(claude_invoke(rec.model_id or "", body, reply), reply.headers)
+            return await _stream(request, claude_invoke_frames(rec.model_id or "", body, reply), reply)
         if action == "invoke":
             answer, tokens = embeddings_answer(rec.model_id or "", body, reply)
             return _json(answer, {"X-Amzn-Bedrock-Input-Token-Count": str(tokens), **reply.headers})

@@ -10,7 +10,11 @@ import orjson
 
 from .aws_wire import event
 
-__all__ = ["Reply", "converse_answer", "stream_frames", "embeddings_answer", "last_user_text"]
+__all__ = ["Reply", "converse_answer", "stream_frames", "embeddings_answer", "last_user_text", "claude_invoke",
+           "claude_invoke_frames", "claude_problem", "BEDROCK_ANTHROPIC_VERSION"]
+
+#: The ``anthropic_version`` InvokeModel requires in a Claude body.
+BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
 
 @dataclass
@@ -133,3 +137,48 @@ def embeddings_answer(model_id: str, body: dict[str, Any], reply: Reply) -> tupl
     size = int(body.get("dimensions") or reply.embedding_size)
     tokens = len(text.split())
     return {"embedding": [float(len(text)) + k / 10 for k in range(size)], "inputTextTokenCount": tokens}, tokens
+
+
+# -- Claude through InvokeModel: Anthropic's Messages body and answers ---------------------------
+
+def _claude_script(reply: Reply) -> Any:
+    from .fake_anthropic_answers import Script
+
+    uses = [{"name": c["name"], "input": c.get("input", {}), "id": _tool_id(c, i)} for i, c in enumerate(reply.tool_calls)]
+    return Script(text=reply.text, thinking=reply.reasoning, tool_uses=uses or None, stop_reason=reply.stop_reason)
+
+
+def claude_problem(body: dict[str, Any]) -> str | None:
+    """What InvokeModel refuses in a Claude body (Anthropic's checks, plus Bedrock's own), or None."""
+    from .fake_anthropic_answers import validate
+
+    if body.get("anthropic_version") != BEDROCK_ANTHROPIC_VERSION:
+        return f"anthropic_version: must be {BEDROCK_ANTHROPIC_VERSION}"
+    if "model" in body or "stream" in body:
+        return f"#: extraneous key [{'model' if 'model' in body else 'stream'}] is not permitted"
+    betas = body.get("anthropic_beta")
+    if betas is not None and not (isinstance(betas, list) and all(isinstance(b, str) for b in betas)):
+        return "anthropic_beta: must be a list of strings"
+    rest = {k: v for k, v in body.items() if k not in ("anthropic_version", "anthropic_beta")}
+    return validate({**rest, "model": "bedrock"})
+
+
+def claude_invoke(model_id: str, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """InvokeModel's answer for Claude: an Anthropic ``message``."""
+    from .fake_anthropic_answers import message
+
+    return message({**body, "model": model_id}, _claude_script(reply), "bedrock")
+
+
+def claude_invoke_frames(model_id: str, body: dict[str, Any], reply: Reply) -> list[bytes]:
+    """InvokeModelWithResponseStream for Claude: one ``chunk`` event per Anthropic event, its JSON base64 in
+    ``bytes``; the last carries ``amazon-bedrock-invocationMetrics``, as Bedrock sends it."""
+    import base64
+
+    from .fake_anthropic_answers import stream_events
+
+    if reply.frames is not None:
+        return reply.frames
+    events = stream_events({**body, "model": model_id}, _claude_script(reply), "bedrock")
+    events[-1] = {**events[-1], "amazon-bedrock-invocationMetrics": {"inputTokenCount": 1, "outputTokenCount": 1}}
+    return [event("chunk", {"bytes": base64.b64encode(orjson.dumps(e)).decode()}) for e in events]

@@ -152,3 +152,30 @@ def test_boto3_titan_and_cohere_embeddings(fake: FakeBedrock) -> None:
                                  body=json.dumps({"texts": ["a", "b c"], "input_type": "search_document"}))
     assert len(json.loads(cohere["body"].read())["embeddings"]) == 2
     assert cohere["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-input-token-count"] == "3"
+
+
+CLAUDE_BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
+               "messages": [{"role": "user", "content": "ping"}]}
+
+
+def test_boto3_invoke_model_for_claude(fake: FakeBedrock) -> None:
+    import json
+
+    answer = runtime(fake).invoke_model(modelId=MODEL, body=json.dumps(CLAUDE_BODY))
+    message = json.loads(answer["body"].read())
+    assert message["type"] == "message" and message["content"][0]["text"] == "Hello! You said: ping"
+    assert fake.requests[-1].action == "invoke" and fake.requests[-1].body == CLAUDE_BODY
+    with pytest.raises(ClientError, match="anthropic_version"):
+        runtime(fake).invoke_model(modelId=MODEL, body=json.dumps({**CLAUDE_BODY, "anthropic_version": "x"}))
+
+
+def test_boto3_invoke_model_with_response_stream_for_claude(fake: FakeBedrock) -> None:
+    import json
+
+    fake.queue(Reply(text="one two three"))
+    answer = runtime(fake).invoke_model_with_response_stream(modelId=MODEL, body=json.dumps(CLAUDE_BODY))
+    events = [json.loads(part["chunk"]["bytes"]) for part in answer["body"]]
+    assert [e["type"] for e in events][:2] == ["message_start", "content_block_start"]
+    assert events[-1]["type"] == "message_stop" and "amazon-bedrock-invocationMetrics" in events[-1]
+    text = "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta")
+    assert text == "one two three"
