@@ -33,6 +33,13 @@ _ERROR = {
 }
 
 
+_ANTHROPIC_ERROR = {
+    "type": "object",
+    "properties": {"type": {"type": "string", "enum": ["error"]}, "error": {"type": "object", "properties": {
+        "type": {"type": "string"}, "message": {"type": "string"}}}},
+}
+
+
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for endpoint in ENDPOINTS:
@@ -47,7 +54,9 @@ def openapi_document() -> dict[str, Any]:
             }}}},
             "responses": {
                 "200": {"description": "The provider's answer" + (" (SSE when stream is true)" if endpoint.can_stream else "")},
-                "default": {"description": "An OpenAI-style error", "content": {"application/json": {"schema": _ERROR}}},
+                "default": ({"description": "An Anthropic-style error", "content": {"application/json": {
+                    "schema": _ANTHROPIC_ERROR}}} if endpoint.format.name == "anthropic_messages" else
+                            {"description": "An OpenAI-style error", "content": {"application/json": {"schema": _ERROR}}}),
             },
         }
         paths["/v1" + endpoint.path] = {"post": operation}

@@ -197,3 +197,29 @@ def test_start_up_problems_name_the_setting(fake: FakeGemini, entry: dict[str, A
         GatewayProcess({"model_list": [model]}, env=env, files=texts).start()
     text = str(caught.value)
     assert "deployment 'broken'" in text and all(n in text for n in needles), text
+
+
+def test_claude_on_vertex_speaks_v1_messages_natively(gw: GatewayProcess, fake: FakeGemini) -> None:
+    import anthropic
+
+    system = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    with anthropic.Anthropic(base_url=gw.base_url, api_key="sk-any", max_retries=0, timeout=30) as sdk:
+        message = sdk.messages.create(model="claude-vertex", max_tokens=200, system=system,
+                                      messages=[{"role": "user", "content": "Hello Claude"}],
+                                      extra_headers={"anthropic-beta": "context-1m-2025-08-07"})
+        call = fake.calls("rawPredict")[-1]
+        assert call.json == {"anthropic_version": "vertex-2023-10-16", "max_tokens": 200, "system": system,
+                             "messages": [{"role": "user", "content": "Hello Claude"}]}
+        assert call.headers["anthropic-beta"] == "context-1m-2025-08-07"
+        assert message.model == "claude-vertex" and message.content[0].text == "Hello! You said: Hello Claude"  # type: ignore[union-attr]
+        fake.queue_claude(tool_uses=[{"name": "get_weather", "input": {"city": "Rome"}}])
+        with sdk.messages.stream(model="claude-vertex", max_tokens=200, tools=[{
+                "name": "get_weather", "input_schema": {"type": "object", "properties": {}}}],
+                messages=[{"role": "user", "content": "Weather?"}]) as stream:
+            final = stream.get_final_message()
+        assert fake.calls("streamRawPredict")[-1].json["stream"] is True
+        assert final.content[0].type == "tool_use" and final.content[0].input == {"city": "Rome"}  # type: ignore[union-attr]
+        for _ in range(3):
+            fake.queue_claude(status=529, error_type="overloaded_error", error_message="Overloaded")
+        with pytest.raises(anthropic.OverloadedError):
+            sdk.messages.create(model="claude-vertex", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
