@@ -20,6 +20,7 @@ from .cache import DualCache
 from .config import GatewayConfig
 from .flow import Flow, FlowSettings
 from .guardrails import build_guardrails, check_requested, parse_guardrails
+from .limits import Limits
 from .metrics import Metrics
 from .plugins import ParallelRequestLimiter, bind_builtins
 from .plugins.spend import SpendTracker
@@ -52,6 +53,8 @@ class Gateway:
         source = config.source
         self.metrics = Metrics()
         self.background = Background()
+        self.limits = Limits.from_config(config.general_settings, max_request_bytes=config.max_request_bytes,
+                                         source=source)
         deployments = deployments_from_config(config.model_list, source=source)
         self._prices = {d.id: (d.input_cost_per_token, d.output_cost_per_token) for d in deployments}
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))

@@ -13,6 +13,7 @@ into the body every endpoint sends::
     ├── AuthenticationError          401     auth_error
     ├── PermissionDeniedError        403     permission_error
     ├── NotFoundError                404     invalid_request_error
+    ├── RequestTimeoutError          408     invalid_request_error  (body not received in time)
     ├── PayloadTooLargeError         413     invalid_request_error
     ├── RateLimitError               429     throttling_error
     ├── UpstreamError                (the upstream's status, kept)
@@ -45,6 +46,7 @@ __all__ = [
     "PermissionDeniedError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "RequestTimeoutError",
     "RateLimitError",
     "UpstreamError",
     "InternalError",
@@ -161,6 +163,12 @@ class PayloadTooLargeError(GatewayError):
     status = 413
     type = "invalid_request_error"
     default_message = "Request body too large"
+
+
+class RequestTimeoutError(GatewayError):
+    status = 408
+    type = "invalid_request_error"
+    default_message = "The request body was not received in time"
 
 
 class RateLimitError(GatewayError):

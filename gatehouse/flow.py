@@ -21,14 +21,14 @@ import orjson
 from .auth.authenticate import Authenticator
 from .call import Call, Rejection, new_call_id
 from .endpoints import Endpoint, validate_body
-from .errors import (AuthenticationError, BadRequestError, GatewayError, InternalError, InvalidJSONError,
-                     from_exception, render)
+from .errors import (AuthenticationError, BadRequestError, GatewayError, InternalError, from_exception, render)
 from .metrics import Metrics
 from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
 from .providers import Providers
 from .answers import rejection_body, rejection_frames
 from .replies import Inbound, JsonReply, Reply, StreamReply
+from .request_body import parse_json_object
 from .response_cache import ResponseCache
 from .routing.router import Router
 from .streaming import ClientDisconnected
@@ -78,7 +78,7 @@ class Flow:
             call.auth = await self.auth.authenticate(inbound.headers)  # before the body is even read
             call.policy = self.policies.select(call.auth)
             authenticated = True
-            body = await self._read(endpoint, inbound)
+            body = await self._read(call, inbound)
             if inbound.path_model:
                 body["model"] = inbound.path_model
             data = call.data = self._prepare(call, body)
@@ -100,19 +100,15 @@ class Flow:
                 call.policy.logging.failure(call, data, ClientDisconnected())
             raise
 
-    async def _read(self, endpoint: Endpoint, inbound: Inbound) -> dict[str, Any]:
-        if endpoint.multipart:
-            return await inbound.form()
-        raw = await inbound.body()
-        if not raw.strip():
-            raise InvalidJSONError("the request body is empty; send a JSON object")
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidJSONError(str(exc)) from None
-        if not isinstance(body, dict):
-            raise InvalidJSONError("expected an object")
-        return body
+    async def _read(self, call: Call, inbound: Inbound) -> dict[str, Any]:
+        """The body, read within the limits; a model the key may not use is refused as soon as it is known."""
+        assert call.auth is not None
+        auth, check_access = call.auth, self.auth.check_model_access
+        if inbound.path_model:
+            check_access(auth, inbound.path_model)  # before a byte of the body is read
+        if call.endpoint.multipart:
+            return await inbound.form(lambda name, value: check_access(auth, value) if name == "model" else None)
+        return parse_json_object(await inbound.body())
 
     def _prepare(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
         """Validate the body and make it the ``data`` hooks receive."""

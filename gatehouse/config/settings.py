@@ -37,6 +37,9 @@ GENERAL_SETTINGS_KEYS = {
     "master_key", "database_url", "enforce_user_param", "max_request_size_mb", "hook_timeout",
     "include_call_id_in_error_body", "data_dir", "moderation_model", "key_cache_ttl",
     "database_connection_pool_limit", "store_model_in_db", "disable_spend_logs", "proxy_batch_write_at",
+    # resource limits, read by gatehouse.limits
+    "request_body_timeout", "max_multipart_parts", "max_form_field_bytes", "max_response_size_mb",
+    "database_connection_timeout", "database_query_timeout",
 }
 ROUTER_SETTINGS_KEYS = {
     "routing_strategy", "enable_tag_filtering", "tag_filtering_match_any", "num_retries", "fallbacks",

@@ -8,6 +8,7 @@ streamed answers are relayed event by event as they arrive.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
@@ -287,6 +288,11 @@ def _upstream_error(status: int, raw: bytes, headers: Any, api_key: str | None) 
     return UpstreamError(_scrub(str(message), api_key), status=status, type=etype, param=param, headers=kept)
 
 
+#: aiohttp names its pooled connection in some messages: ``Connection<ConnectionKey(host=..., ...)>``.
+_CONNECTION_KEY = re.compile(r"(?:Connection<)?ConnectionKey\([^)]*\)>?")
+
+
 def _unavailable(exc: BaseException, api_key: str | None) -> UpstreamUnavailableError:
-    reason = _scrub(redact_hosts(str(exc) or type(exc).__name__), api_key)
+    text = _CONNECTION_KEY.sub("the upstream connection", str(exc) or type(exc).__name__)
+    reason = _scrub(redact_hosts(text), api_key)
     return UpstreamUnavailableError(f"Upstream unavailable: {reason}")
