@@ -58,12 +58,14 @@ class Gateway:
         deployments = deployments_from_config(config.model_list, source=source)
         self._prices = {d.id: (d.input_cost_per_token, d.output_cost_per_token) for d in deployments}
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
-        self.providers = Providers(deployments, source=source)
+        self.providers = Providers(deployments, source=source, max_response_bytes=self.limits.max_response_bytes)
         redis = config.redis
         self.cache = DualCache.from_settings(
             redis_url=redis.url, redis_host=redis.host, redis_port=redis.port, redis_password=redis.password
         )
-        self.store: KeyStore = open_key_store(config.database_url, config.data_dir, pool_max_size=config.database_pool_size)
+        self.store: KeyStore = open_key_store(
+            config.database_url, config.data_dir, pool_max_size=config.database_pool_size,
+            connect_timeout=self.limits.database_connect_timeout, query_timeout=self.limits.database_query_timeout)
         self.auth = Authenticator(master_key=config.master_key, store=self.store, cache_ttl=config.key_cache_ttl)
         self.keys = KeyManager(self.store, on_change=self.auth.forget)
         self.key_routes = key_routes(self.keys, lambda request: self.auth.require_master(request.headers))
@@ -144,11 +146,19 @@ class Gateway:
         await self.store.close()
 
     async def readiness(self) -> dict[str, Any]:
+        """Whether this replica can serve: unhealthy only when something it cannot serve without is down.
+
+        That is the key database, when virtual keys are on (a master key is
+        set). Redis is reported but never makes a replica unready: without it
+        the cache and the rate limits fall back to this replica's memory, and
+        every replica would be pulled at once by a load balancer.
+        """
         db = await self.store.ping()
         cache = "redis" if self.cache.redis_cache is not None else "in-memory"
         cache_ok = await self.cache.ping() if self.cache.redis_cache is not None else True
+        needs_db = bool(self.config.master_key)
         return {
-            "status": "healthy" if db and cache_ok else "unhealthy",
+            "status": "healthy" if db or not needs_db else "unhealthy",
             "db": "connected" if db else "unreachable",
             "cache": cache if cache_ok else f"{cache} (unreachable)",
             "gatehouse_version": __version__,

@@ -21,6 +21,7 @@ into the body every endpoint sends::
     │   ├── PostCallRuleError        500     internal_server_error
     │   └── GuardrailFailedError     500     internal_server_error
     ├── UpstreamUnavailableError     502/503 internal_server_error
+    ├── ResponseTooLargeError        502     internal_server_error  (upstream answer over the cap)
     └── GatewayTimeoutError          504     internal_server_error
 
 Exceptions raised by user code (hooks, rules) are mapped at the boundary by
@@ -53,6 +54,7 @@ __all__ = [
     "PostCallRuleError",
     "GuardrailFailedError",
     "UpstreamUnavailableError",
+    "ResponseTooLargeError",
     "GatewayTimeoutError",
     "HTTPException",
     "from_exception",
@@ -216,6 +218,14 @@ class UpstreamUnavailableError(GatewayError):
     type = "internal_server_error"
     default_message = "Upstream unavailable"
     retryable = True
+
+
+class ResponseTooLargeError(GatewayError):
+    """The provider's answer is larger than ``general_settings.max_response_size_mb``; not retried."""
+
+    status = 502
+    type = "internal_server_error"
+    default_message = "The upstream answer is too large"
 
 
 class GatewayTimeoutError(GatewayError):

@@ -132,11 +132,12 @@ def ops_routes(gateway: Any) -> list[web.RouteDef]:
 
     async def model_info(request: web.Request) -> web.Response:
         identity = await gateway.auth.authenticate(request.headers)
-        allowed = identity.models
+        allowed, admin = identity.models, identity.user_role == "proxy_admin"
         data = [
             {"model_name": d.model_name, "model_info": {**dict(d.model_info), "id": d.id},
-             "litellm_params": {"model": f"{d.provider}/{d.upstream_model}", "api_base": d.api_base,
-                                "tags": list(d.tags), **({"timeout": d.timeout} if d.timeout else {})}}
+             "litellm_params": {"model": f"{d.provider}/{d.upstream_model}", "tags": list(d.tags),
+                                **({"api_base": d.api_base} if admin else {}),  # where upstreams live: admins only
+                                **({"timeout": d.timeout} if d.timeout else {})}}
             for name in gateway.router.group_names() if not allowed or name in allowed or "all-proxy-models" in allowed
             for d in gateway.router.deployments(name)
         ]

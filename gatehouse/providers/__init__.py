@@ -8,7 +8,7 @@ from ..config.errors import ConfigError
 from ..routing.deployment import Deployment
 from .base import Provider, UploadFile, UpstreamStream
 from .mock import MockProvider
-from .openai import DEFAULT_API_BASES, SELF_HOSTED, OpenAICompatibleProvider
+from .openai import DEFAULT_API_BASES, DEFAULT_MAX_RESPONSE_BYTES, SELF_HOSTED, OpenAICompatibleProvider
 
 __all__ = ["Providers", "Provider", "UploadFile", "UpstreamStream", "SUPPORTED"]
 
@@ -18,8 +18,9 @@ SUPPORTED = tuple(sorted({"mock", *DEFAULT_API_BASES, *SELF_HOSTED}))
 class Providers:
     """One instance of each provider kind, shared by all deployments."""
 
-    def __init__(self, deployments: Sequence[Deployment], *, source: str = "") -> None:
-        self._openai = OpenAICompatibleProvider()
+    def __init__(self, deployments: Sequence[Deployment], *, source: str = "",
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+        self._openai = OpenAICompatibleProvider(max_response_bytes=max_response_bytes)
         self._mock = MockProvider()
         self._by_id: dict[str, Provider] = {}
         for i, deployment in enumerate(deployments):

@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 
 from ..answers import as_chunks
-from ..errors import GatewayTimeoutError, UpstreamError, UpstreamUnavailableError, redact_hosts
+from ..errors import GatewayTimeoutError, ResponseTooLargeError, UpstreamError, UpstreamUnavailableError, redact_hosts
 from ..routing.deployment import Deployment
 from .base import BufferedStream, UploadFile
 
@@ -47,6 +47,9 @@ DEFAULT_API_BASES = {
 #: Providers that need an explicit ``api_base``.
 SELF_HOSTED = ("azure", "hosted_vllm", "vllm", "openai_like", "custom_openai", "lm_studio", "ollama_chat", "ollama")
 
+#: Largest upstream answer relayed (``general_settings.max_response_size_mb``, 8 MB).
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+
 #: litellm_params that shape the HTTP request rather than the body.
 TRANSPORT_PARAMS = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries"})
 
@@ -73,10 +76,13 @@ class _Target:
 
 
 class OpenAICompatibleProvider:
-    def __init__(self, *, connect_timeout: float = 10.0) -> None:
+    """``max_response_bytes`` caps one answer, and one streamed answer in all: past it, a 502."""
+
+    def __init__(self, *, connect_timeout: float = 10.0, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._targets: dict[str, _Target] = {}
         self._connect_timeout = connect_timeout
+        self._max_bytes = max_response_bytes
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -105,7 +111,7 @@ class OpenAICompatibleProvider:
             async with self._client().post(
                 url, data=data, headers=headers, timeout=target.timeout(timeout, stream=False, connect=self._connect_timeout)
             ) as resp:
-                raw = await resp.read()
+                raw = await _read_capped(resp, self._max_bytes, truncate=resp.status >= 400)
                 if resp.status >= 400:
                     raise _upstream_error(resp.status, raw, resp.headers, target.api_key)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
@@ -138,7 +144,7 @@ class OpenAICompatibleProvider:
             raise _unavailable(exc, target.api_key) from None
         if resp.status >= 400:
             try:
-                raw = await resp.read()
+                raw = await _read_capped(resp, self._max_bytes, truncate=True)
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 raw = b""
             finally:
@@ -146,29 +152,42 @@ class OpenAICompatibleProvider:
             raise _upstream_error(resp.status, raw, resp.headers, target.api_key)
         if resp.content_type == "application/json":  # a server that ignored "stream": answer as a stream anyway
             try:
-                raw = await resp.read()
+                raw = await _read_capped(resp, self._max_bytes)
             finally:
                 resp.release()
             return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(_json_object(raw))])
-        return SSEStream(resp, timeout)
+        return SSEStream(resp, timeout, self._max_bytes)
 
 
 class SSEStream:
-    """The ``data:`` payloads of an upstream SSE answer (see ``UpstreamStream``)."""
+    """The ``data:`` payloads of an upstream SSE answer (see ``UpstreamStream``).
 
-    def __init__(self, resp: aiohttp.ClientResponse, timeout: float) -> None:
+    A stream must end with ``data: [DONE]``: one that ends without it (the
+    upstream closed early) raises, so the client gets an error event instead
+    of an answer that looks complete. At most ``max_bytes`` are read in all.
+    """
+
+    def __init__(self, resp: aiohttp.ClientResponse, timeout: float, max_bytes: int = 0) -> None:
         self._resp = resp
         self._timeout = timeout
+        self._max_bytes = max_bytes or DEFAULT_MAX_RESPONSE_BYTES
         self._done = False
         self.upstream_model: str | None = None
+
+    def _count(self, total: int) -> None:
+        if total > self._max_bytes:
+            raise ResponseTooLargeError(_too_large(self._max_bytes))
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._events()
 
     async def _events(self) -> AsyncIterator[bytes]:
         buffer = b""
+        total = 0
         try:
             async for piece in self._resp.content.iter_any():
+                total += len(piece)
+                self._count(total)
                 if b"\r" in piece:
                     piece = piece.replace(b"\r\n", b"\n")
                 buffer += piece
@@ -186,26 +205,73 @@ class SSEStream:
         except aiohttp.ClientError:
             raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
         tail = _event_payload(buffer.strip()) if buffer.strip() else None
-        if tail is not None and tail != b"[DONE]":
-            yield tail
         self._done = True
+        if tail == b"[DONE]":
+            return
+        if tail is not None:
+            yield tail
+        raise _ended_early()
 
     async def pieces(self) -> AsyncIterator[bytes]:
-        """The answer's bytes as they arrive (events unsplit)."""
+        """The answer's bytes as they arrive, cut at event boundaries (a partial event waits for its end)."""
+        total, seen_done, pending = 0, False, b""
         try:
             async for piece in self._resp.content.iter_any():
-                yield piece
+                total += len(piece)
+                self._count(total)
+                data = pending + piece if pending else piece
+                end = _event_end(data)
+                pending = data[end:]
+                if end:
+                    seen_done = seen_done or b"[DONE]" in data
+                    yield data[:end] if pending else data
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
             raise GatewayTimeoutError(f"Upstream stream stalled for more than {self._timeout:g} s") from None
         except aiohttp.ClientError:
             raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
         self._done = True
+        if pending.strip():
+            seen_done = seen_done or b"[DONE]" in pending
+            yield pending
+        if not seen_done:
+            raise _ended_early()
 
     async def aclose(self) -> None:
         if self._done:
             self._resp.release()
         else:
             self._resp.close()  # abandon the connection: the upstream sees the disconnect
+
+
+def _event_end(data: bytes) -> int:
+    """Where the last complete SSE event of ``data`` ends (0: none is complete)."""
+    lf, crlf = data.rfind(b"\n\n"), data.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+
+
+def _ended_early() -> UpstreamError:
+    return UpstreamError("The upstream stream ended before its last event ([DONE]): the answer is incomplete",
+                         status=502)
+
+
+def _too_large(limit: int) -> str:
+    return (f"The upstream answer is larger than {limit} bytes "
+            "(general_settings.max_response_size_mb); it was not relayed")
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int, *, truncate: bool = False) -> bytes:
+    """The whole body, at most ``limit`` bytes (an error body is cut there; an answer is refused)."""
+    length = resp.content_length
+    if length is not None and length > limit and not truncate:
+        raise ResponseTooLargeError(_too_large(limit))
+    received = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        received += chunk
+        if len(received) > limit:
+            if truncate:
+                return bytes(received[:limit])
+            raise ResponseTooLargeError(_too_large(limit))
+    return bytes(received)
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
