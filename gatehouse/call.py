@@ -49,8 +49,15 @@ class Call:
     policy: Any = None
     """The :class:`gatehouse.policy.variants.Policy` chosen for this caller."""
     response_headers: dict[str, str] = field(default_factory=dict)
+    tried: list[str] = field(default_factory=list)
+    """The model group of every upstream attempt, in order (fallback groups included)."""
     trace: list[tuple[str, str, str, float]] = field(default_factory=list)
     """``(stage, callback, outcome, milliseconds)`` of every hook that ran."""
+
+    @property
+    def served_model(self) -> str | None:
+        """The model group that answered (a fallback group after a fallback), else the one asked for."""
+        return self.tried[-1] if self.tried else self.model
 
     def note(self, stage: str, label: str, outcome: str, started: float) -> None:
         self.trace.append((stage, label, outcome, round((time.perf_counter() - started) * 1000, 3)))

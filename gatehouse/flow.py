@@ -187,6 +187,7 @@ class Flow:
 
         async def attempt(deployment: Any) -> dict[str, Any]:
             call.deployment_id = deployment.id
+            call.tried.append(deployment.model_name)
             try:
                 answer = await self.providers[deployment].call(
                     operation, self._body_for(body, deployment), deployment, self.router.timeout_for(deployment)
@@ -198,10 +199,25 @@ class Flow:
                 await self.rules.check(answer)
             return answer
 
-        response = await self.router.run(model, attempt, tags=tags)
+        response = await self.router.run(model, attempt, tags=tags, allowed=self._allowed(call))
         if "model" in response:
-            response["model"] = model
+            response["model"] = call.served_model  # the group that answered, as LiteLLM labels fallbacks
         return response
+
+    def _allowed(self, call: Call) -> Callable[[str], bool] | None:
+        """Whether the caller's key may use a (fallback) model group; ``None``: any group."""
+        auth = call.auth
+        if auth is None or not auth.models:
+            return None
+
+        def allowed(group: str) -> bool:
+            try:
+                self.auth.check_model_access(auth, group)
+            except GatewayError:
+                return False
+            return True
+
+        return allowed
 
     async def _open_stream(self, call: Call, data: dict[str, Any]) -> Any:
         model, body, tags = self._route(call, data)
@@ -210,6 +226,7 @@ class Flow:
 
         async def attempt(deployment: Any) -> Any:
             call.deployment_id = deployment.id
+            call.tried.append(deployment.model_name)
             try:
                 stream = await self.providers[deployment].stream(
                     call.endpoint.operation, self._body_for(body, deployment), deployment,
@@ -221,7 +238,7 @@ class Flow:
             stream.upstream_model = deployment.upstream_model
             return await call.policy.relay.held(stream, self.rules) if hold else stream
 
-        return await self.router.run(model, attempt, tags=tags)
+        return await self.router.run(model, attempt, tags=tags, allowed=self._allowed(call), stream=True)
 
     # -- answers -----------------------------------------------------------------
     async def _stream(self, call: Call, data: dict[str, Any]) -> Reply:
@@ -307,6 +324,10 @@ class Flow:
         headers = {"x-litellm-call-id": call.id}
         if call.deployment_id is not None:
             headers["x-litellm-model-id"] = call.deployment_id
+        if call.tried:
+            headers["x-litellm-model-group"] = call.tried[-1]
+            headers["x-litellm-attempted-retries"] = str(len(call.tried) - 1)
+            headers["x-litellm-attempted-fallbacks"] = str(len(dict.fromkeys(call.tried)) - 1)
         metadata = data.get("metadata")
         if isinstance(metadata, dict) and metadata.get("applied_guardrails"):
             headers["x-litellm-applied-guardrails"] = ",".join(metadata["applied_guardrails"])

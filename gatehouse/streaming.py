@@ -105,7 +105,7 @@ class StreamRelay:
     ) -> AsyncIterator[bytes]:
         """Produce the first frame (errors raise: a JSON answer), then the frames to send."""
         state = _State()
-        restamp = _Restamp(getattr(upstream, "upstream_model", None), call.model)
+        restamp = _Restamp(getattr(upstream, "upstream_model", None), call.served_model)
         rules = rules if rules else None
         kept: list[bytes] | None = None
         if self.pipeline.has_stream_hooks:
