@@ -36,6 +36,9 @@ __all__ = ["Gateway"]
 
 log = logging.getLogger("gatehouse")
 
+#: Memory-tier size of the rate limiter's own cache (a few entries per active key and window).
+LIMITER_MEMORY_ENTRIES = 200_000
+
 
 class Gateway:
     """Everything one gateway process needs, built from a :class:`GatewayConfig`.
@@ -63,6 +66,9 @@ class Gateway:
         self.cache = DualCache.from_settings(
             redis_url=redis.url, redis_host=redis.host, redis_port=redis.port, redis_password=redis.password
         )
+        # Rate-limit counters and cached answers each get a memory tier of their own (same Redis):
+        # a flood of cacheable requests, or a hook filling its cache, can never evict a limiter's counts.
+        self.limiter_cache = self.cache.sibling(max_size=LIMITER_MEMORY_ENTRIES)
         self.store: KeyStore = open_key_store(
             config.database_url, config.data_dir, pool_max_size=config.database_pool_size,
             connect_timeout=self.limits.database_connect_timeout, query_timeout=self.limits.database_query_timeout)
@@ -107,13 +113,13 @@ class Gateway:
             self._cache_store = DualCache.from_settings(
                 redis_host=params.get("host"), redis_port=params.get("port"), redis_password=params.get("password"))
             return ResponseCache(settings, self._cache_store)
-        return ResponseCache(settings, self.cache)
+        return ResponseCache(settings, self.cache.sibling())
 
     def _callbacks(self, loader: Loader) -> list[tuple[str, object]]:
         """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails."""
         ordered: list[tuple[str, object]] = []
         if self.config.master_key:  # virtual keys exist: their limits and budgets
-            ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.cache)))
+            ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.limiter_cache)))
             ordered.append(("spend_tracker", SpendTracker(prices=self._prices, store=self.store,
                                                            on_flush=self.auth.forget)))
         ordered += loader.callbacks(self.config.callbacks, bind_builtins(cache=self.cache))

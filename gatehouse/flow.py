@@ -165,7 +165,8 @@ class Flow:
     async def _upstream(self, call: Call, data: dict[str, Any]) -> dict[str, Any]:
         """The answer: from the response cache when it has one, else from the provider (then stored)."""
         model, body, tags = self._route(call, data)
-        key = self.responses.key(call.endpoint.call_type, body) if self.responses is not None else None
+        responses = self.responses
+        key = responses.key(call.endpoint.call_type, body, responses.scope_of(call.auth)) if responses else None
         if key is None:
             return await self._call_upstream(call, data, model, body, tags)
         controls = data["cache"] if isinstance(data.get("cache"), dict) else {}
