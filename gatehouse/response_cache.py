@@ -147,8 +147,9 @@ class ResponseCache:
     async def put(self, key: str, response: dict[str, Any], controls: dict[str, Any]) -> bool:
         if controls.get("no-store") is True:
             return False
-        ttl = controls.get("ttl")
-        asked = isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and ttl > 0
-        ttl = min(float(ttl), self.settings.max_ttl) if asked else self.settings.ttl
+        asked = controls.get("ttl")
+        ttl = self.settings.ttl
+        if isinstance(asked, (int, float)) and not isinstance(asked, bool) and asked > 0:
+            ttl = min(float(asked), self.settings.max_ttl)
         await self.cache.async_set_cache(key, {"at": time.time(), "response": response}, ttl=ttl)
         return True
