@@ -36,6 +36,8 @@ _CHUNK = 64 * 1024
 _FIELD_NAME = re.compile(r"[\x21-\x7e]{1,256}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTENT_TYPE = re.compile(r"[\x20-\x7e]{1,256}")
+#: Form fields that are always files, with or without a file name.
+FILE_FIELDS = frozenset({"file"})
 _MALFORMED = (ValueError, AssertionError, LookupError, UnicodeError, HttpProcessingError)
 
 #: Called with each text field as soon as it is read (``check("model", "gpt-4o")``); raises to refuse.
@@ -149,6 +151,8 @@ class _Form:
             raise BadRequestError("Invalid multipart body: a field name must be printable ASCII",
                                   param="request_body")
         filename = part.filename
+        if filename is None and name in FILE_FIELDS:  # some clients send the file without a file name
+            filename = name
         if filename is not None:
             await self._file(part, name, filename)
             return

@@ -88,7 +88,8 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
             raise
         if exc.status == 404:
             return _error_response(NotFoundError(f"No route for {request.method} {request.path}"))
-        return _error_response(GatewayError(exc.reason, status=exc.status))
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # a 405 says what is allowed
+        return _error_response(GatewayError(exc.reason, status=exc.status, headers=allow))
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
@@ -118,7 +119,7 @@ def build_application(gateway: Any) -> web.Application:
             app.router.add_post("/engines/{model}" + endpoint.path, handler)
     app.router.add_routes(ops_routes(gateway))
     app.router.add_routes(gateway.key_routes)
-    app.router.add_routes(docs_routes())
+    app.router.add_routes(docs_routes(gateway.router.group_names(), sorted(gateway.flow.guardrail_names)))
     return app
 
 

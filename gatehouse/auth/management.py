@@ -99,6 +99,8 @@ def _json_object(value: Any, name: str) -> dict[str, Any]:
 def _limit(value: Any, name: str) -> int | None:
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():  # JSON's 2.0 is the integer 2
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_INT:
         return value
     raise BadRequestError(f"{name} must be an integer >= 0 or null", param=name)
