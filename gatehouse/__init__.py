@@ -3,9 +3,11 @@
 The public API for hook authors::
 
     from gatehouse import CustomLogger, UserAPIKeyAuth, DualCache, HTTPException
+    from gatehouse import ModelResponse, ModelResponseStream, get_formatted_prompt, verbose_logger
 
-A LiteLLM callback file runs on Gatehouse by changing its import lines to
-these names.
+A LiteLLM callback file runs on Gatehouse by changing its ``litellm`` import
+lines to these names (``from fastapi import HTTPException`` works as it is:
+FastAPI is a dependency). See docs/writing-hooks.md.
 """
 
 __version__ = "0.1.0"
@@ -20,7 +22,9 @@ __all__ = [
     "HTTPException",
     "ModelResponse",
     "ModelResponseStream",
+    "get_formatted_prompt",
     "verbose_logger",
+    "verbose_proxy_logger",
 ]
 
 _LAZY = {
@@ -30,11 +34,12 @@ _LAZY = {
     "HTTPException": ("gatehouse.errors", "HTTPException"),
     "ModelResponse": ("gatehouse.objects", "ModelResponse"),
     "ModelResponseStream": ("gatehouse.objects", "ModelResponseStream"),
+    "get_formatted_prompt": ("gatehouse.policy.prompts", "get_formatted_prompt"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name == "verbose_logger":
+    if name in ("verbose_logger", "verbose_proxy_logger"):
         import logging
 
         return logging.getLogger("gatehouse.hooks")
@@ -52,3 +57,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import HTTPException
     from .objects import ModelResponse, ModelResponseStream
     from .policy.custom_logger import CustomLogger
+    from .policy.prompts import get_formatted_prompt

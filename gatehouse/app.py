@@ -11,19 +11,22 @@ import logging
 from typing import Any
 
 from . import __version__
-from .auth.authenticate import Authenticator
+from .auth.configure import build_authenticator
 from .auth.management import KeyManager
 from .auth.routes import key_routes
 from .auth.store import KeyStore, open_key_store
 from .background import Background
 from .cache import DualCache
-from .config import GatewayConfig
+from .config import ConfigError, GatewayConfig
 from .flow import Flow, FlowSettings
 from .guardrails import build_guardrails, check_requested, parse_guardrails
 from .limits import Limits
 from .metrics import Metrics
 from .plugins import ParallelRequestLimiter, bind_builtins
 from .plugins.spend import SpendTracker
+from .config.errors import ConfigError
+from .pricing import PriceFileError, PriceMap
+from .pricing.prices import PRICE_FILE_ENV
 from .policy.loading import Loader
 from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
@@ -59,7 +62,11 @@ class Gateway:
         self.limits = Limits.from_config(config.general_settings, max_request_bytes=config.max_request_bytes,
                                          source=source)
         deployments = deployments_from_config(config.model_list, source=source)
-        self._prices = {d.id: (d.input_cost_per_token, d.output_cost_per_token) for d in deployments}
+        try:
+            price_map = PriceMap.load()
+        except PriceFileError as exc:
+            raise ConfigError(str(exc), key=PRICE_FILE_ENV, source=source) from None
+        self.prices = {d.id: price_map.for_deployment(d) for d in deployments}
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
         self.providers = Providers(deployments, source=source, max_response_bytes=self.limits.max_response_bytes)
         redis = config.redis
@@ -72,10 +79,11 @@ class Gateway:
         self.store: KeyStore = open_key_store(
             config.database_url, config.data_dir, pool_max_size=config.database_pool_size,
             connect_timeout=self.limits.database_connect_timeout, query_timeout=self.limits.database_query_timeout)
-        self.auth = Authenticator(master_key=config.master_key, store=self.store, cache_ttl=config.key_cache_ttl)
-        self.keys = KeyManager(self.store, on_change=self.auth.forget)
-        self.key_routes = key_routes(self.keys, lambda request: self.auth.require_master(request.headers))
         loader = Loader(config.base_dir, source=source)
+        self.auth = build_authenticator(config.general_settings, master_key=config.master_key, store=self.store,
+                                        cache_ttl=config.key_cache_ttl, loader=loader, source=source)
+        self.keys = KeyManager(self.store, on_change=self.auth.forget)
+        self.key_routes = key_routes(self.keys, self._authorize_admin)
         self.guardrail_configs = parse_guardrails(config.guardrails, source=source) + parse_guardrails(
             config.settings_guardrails, source=source, key_prefix="litellm_settings.guardrails"
         )
@@ -103,6 +111,9 @@ class Gateway:
             ),
         )
 
+    async def _authorize_admin(self, request: Any) -> None:
+        await self.auth.require_admin(request)
+
     def _response_cache(self) -> ResponseCache | None:
         """``litellm_settings.cache``: in the gateway's cache, or in the Redis ``cache_params`` names."""
         settings = CacheSettings.from_config(self.config.litellm_settings, source=self.config.source)
@@ -118,10 +129,11 @@ class Gateway:
     def _callbacks(self, loader: Loader) -> list[tuple[str, object]]:
         """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails."""
         ordered: list[tuple[str, object]] = []
-        if self.config.master_key:  # virtual keys exist: their limits and budgets
+        if not self.auth.open:  # keys (virtual, custom auth) exist: their limits and budgets
             ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.limiter_cache)))
-            ordered.append(("spend_tracker", SpendTracker(prices=self._prices, store=self.store,
-                                                           on_flush=self.auth.forget)))
+            ordered.append(("spend_tracker", SpendTracker(prices=self.prices, store=self.store,
+                                                           on_flush=self.auth.forget,
+                                                           flush_interval=self._spend_interval())))
         ordered += loader.callbacks(self.config.callbacks, bind_builtins(cache=self.cache))
         ordered += loader.event_functions(self.config.success_callbacks, "success")
         ordered += loader.event_functions(self.config.failure_callbacks, "failure")
@@ -129,8 +141,22 @@ class Gateway:
         ordered += [(f"guardrail:{g.guardrail_name}", g) for g in self.guardrails]
         return ordered
 
+    def _spend_interval(self) -> float:
+        """``general_settings.proxy_batch_write_at``: seconds between spend writes (default 2)."""
+        value = self.config.general_settings.get("proxy_batch_write_at")
+        try:
+            seconds = float(value) if value is not None else 2.0
+        except (TypeError, ValueError):
+            raise ConfigError(f"must be a number of seconds, not {value!r}", key="general_settings.proxy_batch_write_at",
+                              source=self.config.source) from None
+        if seconds <= 0:
+            raise ConfigError("must be more than 0 seconds", key="general_settings.proxy_batch_write_at",
+                              source=self.config.source)
+        return seconds
+
     async def start(self) -> None:
         await self.store.open()
+        await self.providers.start()
         for _, plugin in self.callbacks:
             startup = getattr(plugin, "startup", None)
             if callable(startup):
@@ -146,6 +172,7 @@ class Gateway:
                 except Exception as exc:  # shutting down: log and go on
                     log.warning("shutdown of a plugin failed: %s", exc)
         await self.providers.close()
+        await self.auth.close()
         await self.cache.close()
         if self._cache_store is not None:
             await self._cache_store.close()

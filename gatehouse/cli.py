@@ -1,18 +1,20 @@
 """The ``gatehouse`` command.
 
-    gatehouse [FILE] [--config FILE] [--host H] [--port P] [--workers N] [--detailed_debug]
+    gatehouse [serve] [FILE] [--config FILE] [--host H] [--port P] [--workers N] [--detailed_debug]
     gatehouse check-config FILE
     gatehouse guardrail-service [--port 8099] [--policy FILE] [--api-key KEY]
 
 With no config the gateway starts on the embedded default (a mock model,
 SQLite, in-memory cache). A broken config prints one message naming the file,
-the key and the problem, and exits with status 2 — never a traceback.
+the key and the problem, and exits with status 2 — never a traceback. A port
+already in use prints one line and exits with status 3.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import multiprocessing
 import os
@@ -32,9 +34,20 @@ __all__ = ["main"]
 
 log = logging.getLogger("gatehouse")
 
+#: Exit status when the port is taken (2 is a broken config).
+PORT_IN_USE = 3
+
+COMMANDS = """commands:
+  gatehouse [serve] [FILE] [options]   run the gateway (the default command; options below)
+  gatehouse check-config [FILE]        load everything a config names, print the pipeline, exit
+  gatehouse guardrail-service [...]    run the reference guardrail service (--help for its options)
+
+exit status: 0 stopped cleanly, 2 broken config, 3 port already in use"""
+
 
 def _serve_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gatehouse", description="Gatehouse: a fast, LiteLLM-compatible LLM gateway.")
+    parser = argparse.ArgumentParser(prog="gatehouse", description="Gatehouse: a fast, LiteLLM-compatible LLM gateway.",
+                                     epilog=COMMANDS, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config_file", nargs="?", help="config.yaml (same as --config)")
     parser.add_argument("--config", "-c", dest="config", help="LiteLLM-format config.yaml")
     parser.add_argument("--host", default="0.0.0.0")
@@ -64,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from .app import Gateway
 
+    problem = port_problem(args.host, args.port)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return PORT_IN_USE
     try:
         config = load_config(path)
         if config.json_logs or config.verbose:
@@ -73,9 +90,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gatehouse: config error: {exc}", file=sys.stderr)
         return 2
+    for setting, origin in config.origins:
+        log.info("setting %s: from the %s", setting, origin)
     if args.workers == 1:
         return run_worker(config, args.host, args.port, reuse_port=False, announce=True, gateway=gateway)
     return _supervise(config, args.host, args.port, args.workers, debug=args.detailed_debug)
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """One line saying the port is taken (by anything, even a server sharing it with SO_REUSEPORT), or None."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return _in_use(host, port)
+            return f"gatehouse: cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
+def _in_use(host: str, port: int) -> str:
+    return (f"gatehouse: port {port} on {host} is already in use (is another gateway still running?): "
+            f"stop it, or start this one with --port <another port>")
 
 
 def _prepare_storage(config: object) -> None:
@@ -122,6 +160,8 @@ def run_worker(
         return 2
     if announce and gateway.auth.open:
         log.warning("no general_settings.master_key: every request is accepted without a key (open mode)")
+    elif announce:
+        log.info("auth: %s", gateway.auth.describe())
     app = build_application(gateway)
 
     async def on_startup(_: web.Application) -> None:
@@ -135,8 +175,14 @@ def run_worker(
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
-    web.run_app(app, host=host, port=port, reuse_port=reuse_port, access_log=None, print=None,
-                handler_cancellation=True, shutdown_timeout=10)
+    try:
+        web.run_app(app, host=host, port=port, reuse_port=reuse_port, access_log=None, print=None,
+                    handler_cancellation=True, shutdown_timeout=10)
+    except OSError as exc:  # lost the race for the port after the check in main()
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(_in_use(host, port), file=sys.stderr)
+        return PORT_IN_USE
     return 0
 
 
@@ -192,11 +238,13 @@ def check_config(argv: Sequence[str]) -> int:
         print(f"gatehouse: config error: {exc}", file=sys.stderr)
         return 2
     print(f"config: {gateway.config.source}")
+    for setting, origin in gateway.config.origins:
+        print(f"setting {setting}: from the {origin}")
     for name in gateway.router.group_names():
         print(f"model group {name}: " + ", ".join(
             f"{d.provider}/{d.upstream_model}" + (f" tags={list(d.tags)}" if d.tags else "")
             for d in gateway.router.deployments(name)))
-    print(f"auth: {'open (no master key)' if gateway.auth.open else 'master key + virtual keys'}")
+    print(f"auth: {gateway.auth.describe()}")
     for g in gateway.guardrail_configs:
         print(f"guardrail {g.name}: modes={list(g.modes)} default_on={g.default_on}")
     print("pipeline, in the order it runs:")

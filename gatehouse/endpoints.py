@@ -38,7 +38,7 @@ _COMMON: tuple[tuple[str, tuple[type, ...], str], ...] = (
     ("user", (str, type(None)), "a string"),
     ("metadata", (dict, type(None)), "an object"),
     ("tags", (list, type(None)), "a list of strings"),
-    ("guardrails", (list, type(None)), "a list"),
+    ("guardrails", (list, dict, type(None)), "a list or an object"),
 )
 _STREAM = (("stream", (bool, type(None)), "a boolean"),)
 

@@ -43,7 +43,7 @@ INTERNAL_KEYS = frozenset({
     "include_guardrail_response", "tags", "mock_response", "secret_fields", "litellm_logging_obj", "cache",
 })
 _TRANSPORT = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries",
-                        "mock_response", "mock_delay"})
+                        "mock_response", "mock_delay", "mock_timeout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ class Flow:
         data: dict[str, Any] = {}
         authenticated = False
         try:
-            call.auth = await self.auth.authenticate(inbound.headers)  # before the body is even read
+            call.auth = await self.auth.authenticate(inbound.headers, route=inbound.route, request=inbound)
             call.policy = self.policies.select(call.auth)
             authenticated = True
             body = await self._read(call, inbound)

@@ -1,4 +1,4 @@
-"""Log set-up: level from the flag or ``GATEHOUSE_LOG``; text or one JSON object per line."""
+"""Log set-up: level from the flag, ``GATEHOUSE_LOG`` or LiteLLM's ``LITELLM_LOG``; text or one JSON object per line."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(debug: bool = False, *, json_logs: bool = False) -> None:
-    level_name = "DEBUG" if debug else os.environ.get("GATEHOUSE_LOG", "INFO").upper()
+    chosen = os.environ.get("GATEHOUSE_LOG") or os.environ.get("LITELLM_LOG") or "INFO"
+    level_name = "DEBUG" if debug else chosen.strip().upper()
     level = getattr(logging, level_name, logging.INFO)
     handler = logging.StreamHandler()
     json_logs = json_logs or os.environ.get("JSON_LOGS", "").lower() in ("1", "true", "yes")

@@ -1,7 +1,10 @@
 """The OpenAPI document (built from the endpoint table) and the ``/docs`` page.
 
 Swagger UI's assets ship in the ``swagger-ui-bundle`` package and are served
-locally: the page works without internet access.
+locally: the page works without internet access. That Swagger UI (4.x) reads
+OpenAPI 3.0 and shows "Unable to render this definition" for a 3.1 document,
+so the document is OpenAPI 3.0.3 (``nullable: true`` rather than 3.1's
+``type: [..., "null"]``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from . import __version__
 from .endpoints import ENDPOINTS
 from .openapi_schemas import ERROR_SCHEMA, KEY_ROUTES, request_schema, success_response
 
-__all__ = ["openapi_document", "docs_routes"]
+__all__ = ["openapi_document", "docs_routes", "OPENAPI_VERSION"]
+
+#: What the bundled Swagger UI renders (4.x: 3.0 only).
+OPENAPI_VERSION = "3.0.3"
 
 def openapi_document(models: Sequence[str] = (), guardrails: Sequence[str] = ()) -> dict[str, Any]:
     """The document for a gateway with these model groups and guardrails (schemas: :mod:`.openapi_schemas`)."""
@@ -47,7 +53,7 @@ def openapi_document(models: Sequence[str] = (), guardrails: Sequence[str] = ())
         paths[path] = {"post": {"summary": summary, "security": [{"bearer": []}], **KEY_ROUTES.get(path, {}),
                                 "responses": {"200": {"description": "OK"}, "default": error}}}
     return {
-        "openapi": "3.1.0",
+        "openapi": OPENAPI_VERSION,
         "info": {"title": "Gatehouse", "version": __version__,
                  "description": "OpenAI-compatible LLM gateway; every endpoint also answers without the /v1 prefix."},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

@@ -125,14 +125,14 @@ def build_application(gateway: Any) -> web.Application:
 
 def ops_routes(gateway: Any) -> list[web.RouteDef]:
     async def models(request: web.Request) -> web.Response:
-        identity = await gateway.auth.authenticate(request.headers)
+        identity = await gateway.auth.authenticate(request.headers, route=request.path, request=request)
         names = [n for n in gateway.router.group_names() if not identity.models or n in identity.models
                  or "all-proxy-models" in identity.models]
         data = [{"id": n, "object": "model", "created": 1677610602, "owned_by": "gatehouse"} for n in names]
         return _json({"object": "list", "data": data})
 
     async def model_info(request: web.Request) -> web.Response:
-        identity = await gateway.auth.authenticate(request.headers)
+        identity = await gateway.auth.authenticate(request.headers, route=request.path, request=request)
         allowed, admin = identity.models, identity.user_role == "proxy_admin"
         data = [
             {"model_name": d.model_name, "model_info": {**dict(d.model_info), "id": d.id},

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the tests need are running:
-#   PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), Redis on 127.0.0.1:6379.
+#   PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), Redis on 127.0.0.1:6379,
+#   and Debian's Chromium at /usr/bin/chromium (the /docs page is opened in it).
 # Installs what is missing from Debian's packages, starts what is stopped, then
 # prints one line per service. Idempotent: running services are left alone.
 set -euo pipefail
@@ -94,5 +95,16 @@ ensure_redis() {
   echo "redis: $state on 127.0.0.1:$REDIS_PORT"
 }
 
+# The browser the /docs test drives (through the playwright package; never `playwright install`).
+ensure_chromium() {
+  local state=present
+  if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+    state=installed
+  fi
+  echo "chromium: $state at /usr/bin/chromium"
+}
+
 ensure_postgres
 ensure_redis
+ensure_chromium

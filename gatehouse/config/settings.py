@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .environment import from_config_or_env, origins
 from .errors import ConfigError
-from .load import apply_environment_variables, read_config_file, resolve_environment
+from .include import apply_default_params, for_environment, read_with_includes
+from .known import check_known
+from .load import apply_environment_variables, resolve_environment
 
 __all__ = ["GatewayConfig", "load_config", "config_from_mapping", "RedisSettings"]
 
@@ -32,11 +35,13 @@ LITELLM_SETTINGS_KEYS = {
     "callbacks", "post_call_rules", "num_retries", "request_timeout", "guardrails", "drop_params",
     "set_verbose", "json_logs", "success_callback", "failure_callback", "cache", "cache_params",
     "post_call_rules_streaming", "modify_params", "telemetry",
+    "fallbacks", "context_window_fallbacks", "content_policy_fallbacks",
 }
 GENERAL_SETTINGS_KEYS = {
     "master_key", "database_url", "enforce_user_param", "max_request_size_mb", "hook_timeout",
     "include_call_id_in_error_body", "data_dir", "moderation_model", "key_cache_ttl",
     "database_connection_pool_limit", "store_model_in_db", "disable_spend_logs", "proxy_batch_write_at",
+    "custom_auth", "custom_auth_run_common_checks", "enable_jwt_auth", "litellm_jwtauth",
     # resource limits, read by gatehouse.limits
     "request_body_timeout", "max_multipart_parts", "max_form_field_bytes", "max_response_size_mb",
     "database_connection_timeout", "database_query_timeout",
@@ -96,6 +101,8 @@ class GatewayConfig:
     json_logs: bool
     verbose: bool
     embedded_default: bool = False
+    origins: tuple[tuple[str, str], ...] = ()
+    """``(setting, where it came from)`` for the start-up log (never a value)."""
 
 
 def load_config(path: str | os.PathLike[str] | None, *, warn: bool = True) -> GatewayConfig:
@@ -111,18 +118,22 @@ def load_config(path: str | os.PathLike[str] | None, *, warn: bool = True) -> Ga
             embedded_default(), source="<embedded default>", base_dir=Path.cwd(), embedded=True, warn=warn
         )
     file = Path(path)
-    raw = read_config_file(file)
+    raw = read_with_includes(file)
     return config_from_mapping(raw, source=str(file), base_dir=file.resolve().parent, warn=warn)
 
 
 def config_from_mapping(
     raw: dict[str, Any], *, source: str, base_dir: Path, embedded: bool = False, warn: bool = True
 ) -> GatewayConfig:
+    if "include" in raw:
+        raise ConfigError("is only read from a config file", key="include", source=source)
     apply_environment_variables(raw, source=source)
+    came_from = tuple(origins(raw))
     raw = resolve_environment(raw, source=source)
     litellm = _section(raw, "litellm_settings", source)
     general = _section(raw, "general_settings", source)
     router = _section(raw, "router_settings", source)
+    handled = check_known(raw, source=source, warn=warn)
     if warn:
         for section, known, prefix in (
             (raw, TOP_LEVEL_KEYS, ""),
@@ -130,13 +141,14 @@ def config_from_mapping(
             (general, GENERAL_SETTINGS_KEYS, "general_settings."),
             (router, ROUTER_SETTINGS_KEYS, "router_settings."),
         ):
-            _warn_unknown(section, known, prefix, source)
+            _warn_unknown(section, known, prefix, source, handled)
     g = _Getter(general, "general_settings", source)
     l = _Getter(litellm, "litellm_settings", source)
     return GatewayConfig(
         source=source,
         base_dir=base_dir,
-        model_list=_model_list(raw, source),
+        model_list=for_environment(apply_default_params(_model_list(raw, source), router, source=source),
+                                   source=source),
         litellm_settings=litellm,
         general_settings=general,
         router_settings=router,
@@ -146,7 +158,7 @@ def config_from_mapping(
         success_callbacks=l.str_list("success_callback"),
         failure_callbacks=l.str_list("failure_callback"),
         post_call_rules=l.str_list("post_call_rules"),
-        master_key=g.opt("master_key", str),
+        master_key=from_config_or_env(g.opt("master_key", str), "LITELLM_MASTER_KEY"),
         database_url=g.opt("database_url", str) or os.environ.get("DATABASE_URL") or None,
         enforce_user_param=g.flag("enforce_user_param"),
         max_request_bytes=int(g.number("max_request_size_mb", 16.0, minimum=0.001) * 1024 * 1024),
@@ -161,6 +173,7 @@ def config_from_mapping(
         json_logs=l.flag("json_logs"),
         verbose=l.flag("set_verbose"),
         embedded_default=embedded,
+        origins=came_from,
     )
 
 
@@ -277,7 +290,7 @@ def _redis_settings(router: dict[str, Any], source: str) -> RedisSettings:
     return RedisSettings(url=url or None, host=host or None, port=port, password=password or None)
 
 
-def _warn_unknown(section: dict[str, Any], known: set[str], prefix: str, source: str) -> None:
+def _warn_unknown(section: dict[str, Any], known: set[str], prefix: str, source: str, handled: set[str]) -> None:
     for key in section:
-        if key not in known:
+        if key not in known and f"{prefix}{key}" not in handled:
             log.warning("%s: %s%s: not used by Gatehouse; ignored", source, prefix, key)

@@ -4,6 +4,7 @@ A request names guardrails in its body, in ``metadata`` or in
 ``litellm_metadata`` (all three are read and merged)::
 
     "guardrails": ["pii-mask", {"toxicity": {"extra_body": {"threshold": 0.9}}}]
+    "guardrails": {"toxicity": {"extra_body": {"threshold": 0.9}}}      (the dict form)
 
 A guardrail that is not ``default_on`` runs only when named; a ``default_on``
 guardrail always runs (a request cannot switch it off). ``extra_body`` is
@@ -49,6 +50,10 @@ def check_requested(data: Mapping[str, Any], known_names: AbstractSet[str]) -> N
 
 
 def _parse_into(out: dict[str, dict[str, Any]], value: Any, param: str) -> None:
+    if isinstance(value, Mapping):  # LiteLLM's other documented form: {"<name>": {"extra_body": {...}}}
+        for name, options in value.items():
+            out[str(name)] = {**out.get(str(name), {}), **_extra_body(options, f"{param}.{name}")}
+        return
     if not isinstance(value, list):
         raise BadRequestError(f"`{param}` must be {_SHAPE} (got {type(value).__name__})", param=param)
     for i, entry in enumerate(value):

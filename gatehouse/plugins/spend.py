@@ -1,12 +1,11 @@
 """Spend tracking and key budgets, written with the public hook API.
 
 Every answer to a virtual key is priced from the deployment that served it
-(``input_cost_per_token`` / ``output_cost_per_token``, in ``litellm_params``
-or ``model_info``, as LiteLLM reads them) and the token counts in its
-``usage``. The amounts are added to the key's ``spend`` in the key store in
+(its own prices, else Gatehouse's price map: :mod:`gatehouse.pricing`) and
+the token counts in its ``usage`` (cached prompt tokens at the cached price). The amounts are added to the key's ``spend`` in the key store in
 batches (every ``flush_interval`` seconds and at shutdown), and a key whose
 ``spend`` has reached its ``max_budget`` is refused before any other hook
-runs. Unpriced deployments cost 0. The master key is not tracked.
+runs. Deployments the price map does not know and that set no price cost 0. The master key is not tracked.
 
 Across replicas each process adds its own amounts to the shared store; a
 replica sees the others' spend when its cached key record refreshes
@@ -23,6 +22,7 @@ from ..auth.identity import MASTER_KEY_TOKEN
 from ..auth.keys import KeyStoreError
 from ..errors import GatewayError
 from ..policy.custom_logger import CustomLogger
+from ..pricing import Price
 
 __all__ = ["SpendTracker", "BudgetExceededError"]
 
@@ -37,10 +37,10 @@ class BudgetExceededError(GatewayError):
 
 class SpendTracker(CustomLogger):
     def __init__(
-        self, *, prices: Mapping[str, tuple[float, float]], store: Any,
+        self, *, prices: Mapping[str, Price], store: Any,
         on_flush: Callable[[str], None] | None = None, flush_interval: float = 2.0,
     ) -> None:
-        """``prices``: deployment id → (USD per prompt token, USD per completion token)."""
+        """``prices``: deployment id → its :class:`~gatehouse.pricing.Price`."""
         super().__init__()
         self._prices = dict(prices)
         self._store = store
@@ -65,9 +65,11 @@ class SpendTracker(CustomLogger):
             return None
         token = user_api_key_dict.api_key
         spent = float(getattr(user_api_key_dict, "spend", 0.0) or 0.0) + self.pending(token)
-        if spent >= budget:
-            who = getattr(user_api_key_dict, "key_alias", None) or token
-            raise BudgetExceededError(f"ExceededBudget: Key={who} over budget. Spend={spent:.6f}, Budget={budget}")
+        if spent >= budget:  # LiteLLM's wording, which clients match on
+            who = getattr(user_api_key_dict, "key_alias", None) or "key"
+            name = getattr(user_api_key_dict, "key_name", None)
+            raise BudgetExceededError(f"Budget has been exceeded! Key={who}{f' ({name})' if name else ''} "
+                                      f"Current cost: {spent}, Max budget: {budget}")
         return None
 
     async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
@@ -78,7 +80,11 @@ class SpendTracker(CustomLogger):
         price = self._prices.get(standard.get("model_id") or "")
         if not token or price is None:
             return
-        cost = standard.get("prompt_tokens", 0) * price[0] + standard.get("completion_tokens", 0) * price[1]
+        response = standard.get("response")
+        usage = response.get("usage") if isinstance(response, dict) else None
+        if not isinstance(usage, dict):
+            usage = {"prompt_tokens": standard.get("prompt_tokens", 0), "completion_tokens": standard.get("completion_tokens", 0)}
+        cost = price.cost(usage)
         if cost > 0:
             self._pending[token] = self._pending.get(token, 0.0) + cost
 

@@ -75,7 +75,8 @@ class Loader:
             spec.loader.exec_module(module)
         except Exception as exc:  # the user's module failed while importing
             sys.modules.pop(unique, None)
-            raise ConfigError(f"loading {file} failed: {_describe(exc)}", key=key, source=self.source) from None
+            raise ConfigError(f"loading {file} failed: {_describe(exc)}{_litellm_hint(exc)}", key=key,
+                              source=self.source) from None
         return module
 
     def _import(self, name: str, file: Path, *, key: str) -> ModuleType:
@@ -218,3 +219,12 @@ def _describe(exc: BaseException) -> str:
         tb = tb.tb_next
     where = f" (line {line})" if line else ""
     return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _litellm_hint(exc: BaseException) -> str:
+    """What to write instead when a LiteLLM hook file imports ``litellm`` (which Gatehouse does not need)."""
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "litellm":
+        return ("; Gatehouse does not need LiteLLM: change `from litellm... import X` to `from gatehouse import X` "
+                "(CustomLogger, UserAPIKeyAuth, DualCache, ModelResponseStream, get_formatted_prompt, "
+                "verbose_logger) and drop `import litellm` (see docs/writing-hooks.md)")
+    return ""

@@ -1,49 +1,60 @@
-"""Providers: who answers a deployment's calls."""
+"""Providers: who answers a deployment's calls (see :mod:`.registry` for which class serves which prefix)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from ..config.errors import ConfigError
 from ..routing.deployment import Deployment
-from .base import Provider, UploadFile, UpstreamStream
-from .mock import MockProvider
-from .openai import DEFAULT_API_BASES, DEFAULT_MAX_RESPONSE_BYTES, SELF_HOSTED, OpenAICompatibleProvider
+from .base import DeploymentProblem, Provider, UploadFile, UpstreamStream
+from .mock import MockTimeoutProvider
+from .registry import REGISTRY, ProviderFactory
 
 __all__ = ["Providers", "Provider", "UploadFile", "UpstreamStream", "SUPPORTED"]
 
-SUPPORTED = tuple(sorted({"mock", *DEFAULT_API_BASES, *SELF_HOSTED}))
+SUPPORTED = tuple(sorted(REGISTRY))
 
 
 class Providers:
-    """One instance of each provider kind, shared by all deployments."""
+    """One instance of each provider class in use, shared by its deployments."""
 
     def __init__(self, deployments: Sequence[Deployment], *, source: str = "",
-                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
-        self._openai = OpenAICompatibleProvider(max_response_bytes=max_response_bytes)
-        self._mock = MockProvider()
+                 registry: Mapping[str, ProviderFactory] = REGISTRY, max_response_bytes: int | None = None) -> None:
+        """``max_response_bytes``: given to every provider that reads whole answers (``set_max_response_bytes``)."""
+        self._instances: dict[ProviderFactory, Provider] = {}
+        self._max_response_bytes = max_response_bytes
         self._by_id: dict[str, Provider] = {}
         for i, deployment in enumerate(deployments):
-            self._by_id[deployment.id] = self._pick(deployment, i, source)
+            self._by_id[deployment.id] = self._pick(deployment, registry, f"model_list[{i}].litellm_params", source)
 
-    def _pick(self, deployment: Deployment, index: int, source: str) -> Provider:
-        key = f"model_list[{index}].litellm_params"
-        if deployment.provider == "mock":
-            return self._mock
-        if deployment.provider not in SUPPORTED:
-            raise ConfigError(
-                f"provider '{deployment.provider}' is not supported; Gatehouse speaks the OpenAI API: "
-                f"use 'openai/<model>' with the provider's OpenAI-compatible api_base "
-                f"(known: {', '.join(SUPPORTED)})",
-                key=f"{key}.model", source=source,
-            )
-        if deployment.provider in SELF_HOSTED and not deployment.api_base:
-            raise ConfigError(f"provider '{deployment.provider}' needs an api_base", key=f"{key}.api_base", source=source)
-        return self._openai
+    def _pick(self, deployment: Deployment, registry: Mapping[str, ProviderFactory], key: str, source: str) -> Provider:
+        if deployment.params.get("mock_timeout") in (True, "true", "True"):  # LiteLLM's test switch
+            return MockTimeoutProvider()
+        factory = registry.get(deployment.provider)
+        if factory is None:
+            raise ConfigError(f"provider '{deployment.provider}' is not supported (known: {', '.join(sorted(registry))})",
+                              key=f"{key}.model", source=source)
+        provider = self._instances.get(factory)
+        if provider is None:
+            provider = self._instances[factory] = factory()
+            limit = getattr(provider, "set_max_response_bytes", None)
+            if self._max_response_bytes is not None and callable(limit):
+                limit(self._max_response_bytes)
+        try:
+            provider.check(deployment)
+        except DeploymentProblem as problem:
+            where = f"{key}.{problem.field}" if problem.field else key
+            raise ConfigError(f"deployment '{deployment.model_name}': {problem.message}", key=where,
+                              source=source) from None
+        return provider
 
     def __getitem__(self, deployment: Deployment) -> Provider:
         return self._by_id[deployment.id]
 
+    async def start(self) -> None:
+        for provider in self._instances.values():
+            await provider.start()
+
     async def close(self) -> None:
-        await self._openai.close()
-        await self._mock.close()
+        for provider in self._instances.values():
+            await provider.close()

@@ -9,12 +9,70 @@ never contain the deployment's ``api_key``.
 
 from __future__ import annotations
 
+import asyncio
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, AsyncIterator, Iterable, Iterator, Protocol
 
+import aiohttp
+
+from ..errors import GatewayError, GatewayTimeoutError, UpstreamError, UpstreamUnavailableError, redact_hosts
 from ..routing.deployment import Deployment
 
-__all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream"]
+__all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream", "DeploymentProblem",
+           "map_provider_errors", "scrub"]
+
+
+class DeploymentProblem(Exception):
+    """A deployment a provider cannot serve as configured (raised by ``Provider.check``).
+
+    ``field`` is the ``litellm_params`` key at fault (or ``None`` for the entry
+    as a whole); start-up stops with one line naming the deployment and field.
+    The message names environment variables, never their values.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret replaced by ``[REDACTED]``."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+#: aiohttp names its pooled connection in some messages: ``Connection<ConnectionKey(host=..., ...)>``.
+_CONNECTION_KEY = re.compile(r"(?:Connection<)?ConnectionKey\([^)]*\)>?")
+
+
+@contextmanager
+def map_provider_errors(timeout: float, secrets: Iterable[str | None] = (), *, streaming: bool = False) -> Iterator[None]:
+    """The one boundary where transport failures become :mod:`gatehouse.errors`.
+
+    A timeout → ``GatewayTimeoutError``; a refused/reset/DNS failure before
+    the answer → ``UpstreamUnavailableError``; a connection that breaks while a
+    stream is being read (``streaming=True``) → a 502 ``UpstreamError``.
+    Gateway errors raised inside pass through untouched. Messages never
+    carry ``secrets`` or host names.
+    """
+    try:
+        yield
+    except GatewayError:
+        raise
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        what = "stream stalled for more than" if streaming else "request timed out after"
+        raise GatewayTimeoutError(f"Upstream {what} {timeout:g} s") from None
+    except aiohttp.ClientError as exc:
+        if streaming:
+            raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
+        text = _CONNECTION_KEY.sub("the upstream connection", str(exc) or type(exc).__name__)
+        reason = scrub(redact_hosts(text), secrets)
+        raise UpstreamUnavailableError(f"Upstream unavailable: {reason}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +131,24 @@ class BufferedStream:
 
 
 class Provider(Protocol):
+    """One instance per provider class per gateway process, shared by its deployments.
+
+    Requests and answers are in the OpenAI format whatever the provider speaks:
+    ``body`` is the OpenAI request for ``operation`` (``chat``, ``completion``,
+    ``embedding``, ...); ``call`` returns the OpenAI answer; a stream yields
+    OpenAI ``chat.completion.chunk`` payloads. A translating provider converts
+    through its module in :mod:`gatehouse.formats`.
+    """
+
+    def check(self, deployment: Deployment) -> None:
+        """At start-up: raise :class:`DeploymentProblem` if ``deployment`` cannot be served
+        (missing credential, unsupported setting). Reads credentials once."""
+        ...
+
+    async def start(self) -> None:
+        """After start-up checks, inside the running loop (background credential refresh)."""
+        ...
+
     async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
         """One non-streaming call; the provider's JSON answer."""
         ...

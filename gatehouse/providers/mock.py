@@ -14,13 +14,20 @@ from typing import Any, AsyncIterator
 
 import orjson
 
+from ..errors import GatewayTimeoutError
 from ..routing.deployment import Deployment
 from .base import UploadFile
 
-__all__ = ["MockProvider"]
+__all__ = ["MockProvider", "MockTimeoutProvider"]
 
 
 class MockProvider:
+    def check(self, deployment: Deployment) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -31,6 +38,18 @@ class MockProvider:
     async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> "MockStream":
         await _delay(deployment, timeout)
         return MockStream(operation, body, deployment)
+
+
+class MockTimeoutProvider(MockProvider):
+    """``litellm_params.mock_timeout: true`` (LiteLLM's test switch): every call times out after the
+    deployment's timeout, without reaching the upstream."""
+
+    async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        await asyncio.sleep(timeout)
+        raise GatewayTimeoutError(f"Upstream request timed out after {timeout:g} s (mock_timeout)")
+
+    async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> Any:
+        return await self.call(operation, body, deployment, timeout)
 
 
 class MockStream:

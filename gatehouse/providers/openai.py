@@ -8,7 +8,6 @@ streamed answers are relayed event by event as they arrive.
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
@@ -16,11 +15,14 @@ import aiohttp
 import orjson
 
 from ..answers import as_chunks
-from ..errors import GatewayTimeoutError, ResponseTooLargeError, UpstreamError, UpstreamUnavailableError, redact_hosts
+from ..errors import ResponseTooLargeError, UpstreamError
 from ..routing.deployment import Deployment
-from .base import BufferedStream, UploadFile
+from .base import BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, scrub
 
-__all__ = ["OpenAICompatibleProvider", "DEFAULT_API_BASES"]
+__all__ = ["OpenAICompatibleProvider", "DEFAULT_API_BASES", "DEFAULT_MAX_RESPONSE_BYTES"]
+
+#: Largest upstream answer relayed (``general_settings.max_response_size_mb``, 8 MB).
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 PATHS = {
     "chat": "/chat/completions",
@@ -46,9 +48,6 @@ DEFAULT_API_BASES = {
 }
 #: Providers that need an explicit ``api_base``.
 SELF_HOSTED = ("azure", "hosted_vllm", "vllm", "openai_like", "custom_openai", "lm_studio", "ollama_chat", "ollama")
-
-#: Largest upstream answer relayed (``general_settings.max_response_size_mb``, 8 MB).
-DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 #: litellm_params that shape the HTTP request rather than the body.
 TRANSPORT_PARAMS = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries"})
@@ -84,6 +83,17 @@ class OpenAICompatibleProvider:
         self._connect_timeout = connect_timeout
         self._max_bytes = max_response_bytes
 
+    def set_max_response_bytes(self, limit: int) -> None:
+        """``general_settings.max_response_size_mb`` (the gateway sets it once, at start-up)."""
+        self._max_bytes = limit
+
+    def check(self, deployment: Deployment) -> None:
+        if deployment.provider in SELF_HOSTED and not deployment.api_base:
+            raise DeploymentProblem(f"provider '{deployment.provider}' needs an api_base", "api_base")
+
+    async def start(self) -> None:
+        return None
+
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300)
@@ -107,17 +117,13 @@ class OpenAICompatibleProvider:
         target = self._target(deployment)
         url = target.base + PATHS[operation] + target.query
         data, headers = _encode(body, target)
-        try:
+        with map_provider_errors(timeout, (target.api_key,)):
             async with self._client().post(
                 url, data=data, headers=headers, timeout=target.timeout(timeout, stream=False, connect=self._connect_timeout)
             ) as resp:
                 raw = await _read_capped(resp, self._max_bytes, truncate=resp.status >= 400)
                 if resp.status >= 400:
                     raise _upstream_error(resp.status, raw, resp.headers, target.api_key)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise GatewayTimeoutError(f"Upstream request timed out after {timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise _unavailable(exc, target.api_key) from None
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -134,14 +140,10 @@ class OpenAICompatibleProvider:
         target = self._target(deployment)
         url = target.base + PATHS[operation] + target.query
         data, headers = _encode(body, target)
-        try:
+        with map_provider_errors(timeout, (target.api_key,)):
             resp = await self._client().post(
                 url, data=data, headers=headers, timeout=target.timeout(timeout, stream=True, connect=self._connect_timeout)
             )
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise GatewayTimeoutError(f"Upstream request timed out after {timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise _unavailable(exc, target.api_key) from None
         if resp.status >= 400:
             try:
                 raw = await _read_capped(resp, self._max_bytes, truncate=True)
@@ -184,7 +186,7 @@ class SSEStream:
     async def _events(self) -> AsyncIterator[bytes]:
         buffer = b""
         total = 0
-        try:
+        with map_provider_errors(self._timeout, streaming=True):
             async for piece in self._resp.content.iter_any():
                 total += len(piece)
                 self._count(total)
@@ -200,10 +202,6 @@ class SSEStream:
                         self._done = True
                         return
                     yield payload
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise GatewayTimeoutError(f"Upstream stream stalled for more than {self._timeout:g} s") from None
-        except aiohttp.ClientError:
-            raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
         tail = _event_payload(buffer.strip()) if buffer.strip() else None
         self._done = True
         if tail == b"[DONE]":
@@ -215,7 +213,7 @@ class SSEStream:
     async def pieces(self) -> AsyncIterator[bytes]:
         """The answer's bytes as they arrive, cut at event boundaries (a partial event waits for its end)."""
         total, seen_done, pending = 0, False, b""
-        try:
+        with map_provider_errors(self._timeout, streaming=True):
             async for piece in self._resp.content.iter_any():
                 total += len(piece)
                 self._count(total)
@@ -225,10 +223,6 @@ class SSEStream:
                 if end:
                     seen_done = seen_done or b"[DONE]" in data
                     yield data[:end] if pending else data
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise GatewayTimeoutError(f"Upstream stream stalled for more than {self._timeout:g} s") from None
-        except aiohttp.ClientError:
-            raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
         self._done = True
         if pending.strip():
             seen_done = seen_done or b"[DONE]" in pending
@@ -329,12 +323,6 @@ def _encode(body: dict[str, Any], target: _Target) -> tuple[Any, dict[str, str]]
     return orjson.dumps(body), target.json_headers
 
 
-def _scrub(text: str, api_key: str | None) -> str:
-    if api_key and api_key in text:
-        text = text.replace(api_key, "[REDACTED]")
-    return text
-
-
 def _upstream_error(status: int, raw: bytes, headers: Any, api_key: str | None) -> UpstreamError:
     message, etype, param = f"Upstream answered HTTP {status}", None, None
     try:
@@ -351,14 +339,5 @@ def _upstream_error(status: int, raw: bytes, headers: Any, api_key: str | None) 
     elif isinstance(body, dict) and isinstance(body.get("detail"), str):
         message = body["detail"]
     kept = {"retry-after": headers["retry-after"]} if "retry-after" in headers else {}
-    return UpstreamError(_scrub(str(message), api_key), status=status, type=etype, param=param, headers=kept)
+    return UpstreamError(scrub(str(message), (api_key,)), status=status, type=etype, param=param, headers=kept)
 
-
-#: aiohttp names its pooled connection in some messages: ``Connection<ConnectionKey(host=..., ...)>``.
-_CONNECTION_KEY = re.compile(r"(?:Connection<)?ConnectionKey\([^)]*\)>?")
-
-
-def _unavailable(exc: BaseException, api_key: str | None) -> UpstreamUnavailableError:
-    text = _CONNECTION_KEY.sub("the upstream connection", str(exc) or type(exc).__name__)
-    reason = _scrub(redact_hosts(text), api_key)
-    return UpstreamUnavailableError(f"Upstream unavailable: {reason}")

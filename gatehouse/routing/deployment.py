@@ -153,6 +153,9 @@ class Deployment:
     output_cost_per_token: float = 0.0
     params: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     model_info: Mapping[str, Any] = field(default_factory=_empty, repr=False)
+    litellm_params: Mapping[str, Any] = field(default_factory=_empty, repr=False)
+    """Every ``litellm_params`` key as configured (credentials included): what a provider
+    reads for itself (``aws_region_name``, ``vertex_project``, ``azure_ad_token``, ...)."""
 
 
 def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: str) -> list[Deployment]:
@@ -208,6 +211,7 @@ def _deployment(entry: Any, key: str, source: str) -> tuple[Deployment, bool]:
         output_cost_per_token=_price(lp, info, "output_cost_per_token", key, source),
         params=MappingProxyType(_upstream_params(raw)),
         model_info=MappingProxyType(dict(info)),
+        litellm_params=MappingProxyType(dict(raw)),
     )
     return deployment, given_id is not None
 

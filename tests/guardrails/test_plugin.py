@@ -298,7 +298,8 @@ def test_requested_and_check_requested():
     [
         ({"guardrails": "a"}, "`guardrails` must be a list"),
         ({"guardrails": [1]}, "`guardrails[0]` must be a guardrail name or an object"),
-        ({"metadata": {"guardrails": {"a": 1}}}, "`metadata.guardrails` must be a list"),
+        ({"metadata": {"guardrails": {"a": 1}}}, "`metadata.guardrails.a` must be an object"),
+        ({"metadata": {"guardrails": 7}}, "`metadata.guardrails` must be a list"),
         ({"guardrails": [{"a": 1}]}, "`guardrails[0].a` must be an object"),
         ({"guardrails": [{"a": {"extra_body": [1]}}]}, "`guardrails[0].a.extra_body` must be an object"),
     ],

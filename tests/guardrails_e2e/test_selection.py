@@ -40,6 +40,13 @@ def test_extra_body_is_merged_into_the_params_of_that_call_only(main):
     assert second["additional_provider_specific_params"] == CONFIG_PARAMS
 
 
+def test_the_dict_form_names_guardrails(main):
+    """LiteLLM's documented type also accepts {"<name>": {"extra_body": {...}}} (a 400 before)."""
+    _chat(main, {"guardrails": {"pre": {"extra_body": {"k": 2}}}})
+    assert _called(main) == {"pre": 1}
+    assert main.guards["pre"].bodies[0]["additional_provider_specific_params"] == {**CONFIG_PARAMS, "k": 2}
+
+
 def test_mixed_names_and_objects(main):
     _chat(main, {"guardrails": ["pre2", {"pre": {"extra_body": {"k": 2}}}, {"both": {}}]})
     assert _called(main) == {"pre": 1, "pre2": 1, "both": 2}

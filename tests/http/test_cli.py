@@ -234,3 +234,24 @@ def test_json_logs_writes_one_json_object_per_line(gateway) -> None:
     assert any(r["logger"] == "gatehouse" and "listening" in r["message"] for r in records)
     assert any(r["logger"] == "gatehouse.flow" and "→ 400" in r["message"] for r in records)
     assert all({"timestamp", "level", "logger", "message"} <= set(r) for r in records)
+
+
+def test_a_port_in_use_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    """The README's second server while the first still runs: one line, exit 3, no traceback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(["--port", str(port), "--host", "127.0.0.1"], cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [f"gatehouse: port {port} on 127.0.0.1 is already in use (is another gateway still running?): "
+                     "stop it, or start this one with --port <another port>"], result.stderr
+
+
+def test_help_lists_every_subcommand(tmp_path: Path) -> None:
+    result = run_cli(["--help"], cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("gatehouse [serve]", "gatehouse check-config", "gatehouse guardrail-service", "--port",
+                    "3 port already in use"):
+        assert command in result.stdout, result.stdout

@@ -143,13 +143,15 @@ def test_update_models_allow_list(admin: Admin) -> None:
         assert client.chat.completions.create(model="mock-b", messages=MESSAGES).choices
         updated = admin.call("POST", "/key/update", json={"key": key, "models": ["mock-a"]})
         assert updated.status_code == 200 and updated.json()["models"] == ["mock-a"]
-        with pytest.raises(openai.AuthenticationError) as info:
+        with pytest.raises(openai.PermissionDeniedError) as info:  # LiteLLM's 403 and message
             client.chat.completions.create(model="mock-b", messages=MESSAGES)
-        assert info.value.body["type"] == "key_model_access_denied"
-        assert "mock-b" in info.value.body["message"]
+        assert info.value.body == {
+            "message": "The requested model 'mock-b' is not available for this API key, or the model name is "
+                       "invalid. Check the models available to you and try again.",
+            "type": "key_model_access_denied", "param": "model", "code": "403"}
         assert client.chat.completions.create(model="mock-a", messages=MESSAGES).choices
         assert [m.id for m in client.models.list().data] == ["mock-a"]
-        with pytest.raises(openai.AuthenticationError):
+        with pytest.raises(openai.PermissionDeniedError):
             client.embeddings.create(model="mock-b", input="x")
 
 

@@ -72,7 +72,9 @@ def test_a_key_over_its_budget_is_refused(spend_gw, openai_client):
     with pytest.raises(openai.UnprocessableEntityError) as refused:
         _hi(client)
     assert refused.value.body["type"] == "budget_exceeded"
-    assert refused.value.body["message"].startswith("ExceededBudget: Key=small-budget over budget.")
+    message = refused.value.body["message"]  # LiteLLM's wording
+    assert message.startswith(f"Budget has been exceeded! Key=small-budget (sk-...{key[-4:]}) Current cost: 0.01")
+    assert message.endswith(", Max budget: 0.015")
     _hi(openai_client(spend_gw, api_key=MASTER))  # the master key has no budget
 
 
