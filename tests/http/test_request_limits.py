@@ -93,7 +93,7 @@ def test_forbidden_model_is_refused_before_the_rest_of_the_form(limits: Gw, mock
                                                                 expect_error) -> None:
     """The model field comes first (as the SDKs send it): the key's access is checked there."""
     parts = [field("model", b"mock-b"), audio(extra=b"\r\nbroken header line")]
-    error = expect_error(post_form(limits, form_body(parts), mock_only_key), 401)
+    error = expect_error(post_form(limits, form_body(parts), mock_only_key), 403, param="model")
     assert "mock-b" in error["message"]
     allowed = [field("model", b"mock"), audio()]
     assert post_form(limits, form_body(allowed), mock_only_key).status_code == 200
@@ -103,7 +103,7 @@ def test_forbidden_model_in_the_path_is_refused_before_the_body(limits: Gw, mock
                                                                expect_error) -> None:
     response = httpx.post(limits.base_url + "/openai/deployments/mock-b/chat/completions", content=b"{not json",
                           headers={"Content-Type": "application/json", **limits.auth(mock_only_key)}, timeout=30)
-    expect_error(response, 401)
+    expect_error(response, 403, param="model")
 
 
 # -- item 16: malformed forms are 400, never 500/503 with internals ---------------------------------------
