@@ -20,6 +20,8 @@ __all__ = ["derive", "write", "one_line", "render_markdown", "draw_chart"]
 CHART_CONCURRENCY = 64
 # Gatehouse RPS as a share of the pass-through proxy's, at c=64.
 PASSTHROUGH_TARGETS = {"plain": 0.50, "hooks": 0.45, "guardrail": 0.30, "stream": 0.50}
+PROVIDER_TARGETS = {"anthropic": ("plain", 0.70), "anthropic-stream": ("stream", 0.60),
+                    "bedrock": ("plain", 0.70), "bedrock-stream": ("stream", 0.60)}
 LITELLM_TARGET = 20.0            # every scenario, at c=64
 ADDED_P50_TARGET_MS = 0.5        # at c=1; not judged for guardrail (it adds a network hop by design)
 RSS_TARGET_MB = 80.0             # per process of the gateway's tree
@@ -89,7 +91,8 @@ def _targets(results: dict, ratios: list[dict], index: dict) -> list[dict]:
             row = index.get(("gatehouse", scenario, 1))
             value = row.get("added_p50_ms") if row else None
             out.append(_target(f"{scenario}: gatehouse added p50 at c=1", value, ADDED_P50_TARGET_MS, False, " ms"))
-    return out + _resource_targets(results)
+PROVIDER_TARGETS = {"anthropic": ("plain", 0.70), "anthropic-stream": ("stream", 0.60),
+                    "bedrock": ("plain", 0.70), "bedrock-stream": ("stream", 0.60)}
 
 
 def _resource_targets(results: dict) -> list[dict]:
@@ -133,7 +136,8 @@ def _systems(results: dict) -> list[str]:
 
 def _cells_at(results: dict, scenario: str, c: int) -> list[dict | None]:
     """One row per system for ``scenario`` at ``c``; baselines give their row of the same shape."""
-    index, shape = _index(results["rows"]), "stream" if scenario == "stream" else "plain"
+    index = _index(results["rows"])
+    shape = next((r["shape"] for r in results["rows"] if r["scenario"] == scenario), "plain")
     return [index.get((s, shape if s in ("direct", "passthrough") else scenario, c)) for s in _systems(results)]
 
 

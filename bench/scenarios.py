@@ -49,6 +49,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              about="one Generic Guardrail API guardrail, pre_call, default_on"),
     Scenario("rule", "rule.yaml", modules=("bench_rules.py",), about="one post_call_rules function"),
     Scenario("stream", "plain.yaml", stream=True, about=f"plain config, stream: true ({STREAM_CHUNKS} chunks)"),
+    Scenario("anthropic", "anthropic.yaml", about="one anthropic/ deployment: request and answer translated"),
+    Scenario("anthropic-stream", "anthropic.yaml", stream=True,
+             about=f"anthropic config, stream: true ({STREAM_CHUNKS} Anthropic text deltas translated)"),
+    Scenario("bedrock", "bedrock.yaml", about="a bedrock/ deployment: OpenAI chat → Converse (SigV4) → OpenAI"),
+    Scenario("bedrock-stream", "bedrock.yaml", stream=True,
+             about=f"a bedrock/ deployment, stream: true (ConverseStream event-stream, {STREAM_CHUNKS} deltas)"),
 )}
 
 

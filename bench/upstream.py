@@ -3,8 +3,10 @@
 ``POST .../chat/completions`` answers a small ``chat.completion``; with
 ``"stream": true`` in the body it answers 20 content chunks, a finish chunk
 and ``[DONE]`` as server-sent events (chunked transfer encoding, one HTTP
-chunk per event, as real providers send them). ``GET /stats`` gives the
-request counts; ``GET /health`` answers 200.
+chunk per event, as real providers send them). ``POST .../v1/messages``
+answers in Anthropic's format (``anthropic_upstream.py``). ``GET /stats`` gives
+the request counts; ``GET /health`` answers 200. ``POST /model/<id>/converse`` and
+``…/converse-stream`` answer as AWS Bedrock does (``bench/bedrock_wire.py``).
 
 Run: ``python bench/upstream.py --port 8001``.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tinyhttp import Request, Router, json_response, serve  # noqa: E402
+import anthropic_upstream  # noqa: E402
 
 STREAM_CHUNKS = 20
 _CREATED = 1700000000
@@ -84,9 +87,26 @@ def build_router() -> Router:
         return json_response(json.dumps(router.count).encode())
 
     router.add(b"POST", lambda p: p.endswith(b"/chat/completions"), "chat", chat)
+    messages_plain, messages_stream = anthropic_upstream.plain_response(), anthropic_upstream.stream_response()
+
+    def messages(request: Request) -> bytes:
+        return messages_stream if _STREAM_TRUE.search(request.body) else messages_plain
+
+    router.add(b"POST", lambda p: p.endswith(b"/v1/messages"), "messages", messages)
+    _add_bedrock(router)
     router.add(b"GET", lambda p: p == b"/stats", "stats", stats)
     router.add(b"GET", lambda p: p == b"/health", "health", lambda _: json_response(b'{"status":"ok"}'))
     return router
+
+
+def _add_bedrock(router: Router) -> None:
+    """Bedrock Converse routes (``/model/<id>/converse``, ``…/converse-stream``), counted as ``chat``."""
+    from bedrock_wire import converse_response, converse_stream_response
+
+    converse, stream = converse_response(), converse_stream_response()
+    router.add(b"POST", lambda p: p.startswith(b"/model/") and p.endswith(b"/converse"), "chat", lambda _: converse)
+    router.add(b"POST", lambda p: p.startswith(b"/model/") and p.endswith(b"/converse-stream"), "chat",
+               lambda _: stream)
 
 
 def main() -> None:

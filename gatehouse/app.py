@@ -7,6 +7,7 @@ build their own :class:`Gateway`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -18,6 +19,7 @@ from .auth.store import KeyStore, open_key_store
 from .background import Background
 from .cache import DualCache
 from .config import ConfigError, GatewayConfig
+from .config.provider_defaults import with_global_params
 from .flow import Flow, FlowSettings
 from .guardrails import build_guardrails, check_requested, parse_guardrails
 from .limits import Limits
@@ -61,7 +63,7 @@ class Gateway:
         self.background = Background()
         self.limits = Limits.from_config(config.general_settings, max_request_bytes=config.max_request_bytes,
                                          source=source)
-        deployments = deployments_from_config(config.model_list, source=source)
+        deployments = deployments_from_config(with_global_params(config.model_list, config.litellm_settings), source=source)
         try:
             price_map = PriceMap.load()
         except PriceFileError as exc:
@@ -100,7 +102,7 @@ class Gateway:
             auth=self.auth, router=self.router, providers=self.providers, policies=self.policies,
             rules=self.rules,
             guardrail_names=frozenset(c.name for c in self.guardrail_configs),
-            check_guardrails=check_requested,
+            check_guardrails=functools.partial(check_requested, configs={c.name: c for c in self.guardrail_configs}),
             metrics=self.metrics,
             responses=self.response_cache,
             settings=FlowSettings(

@@ -10,8 +10,9 @@ from typing import Any, Mapping
 
 from .auth.identity import UserAPIKeyAuth
 from .endpoints import Endpoint
+from .untrusted import hook_headers
 
-__all__ = ["Call", "Rejection", "new_call_id"]
+__all__ = ["Call", "Rejection", "new_call_id", "client_correlation_id"]
 
 MAX_CALL_ID = 128
 
@@ -19,16 +20,30 @@ MAX_CALL_ID = 128
 _random = random.Random(int.from_bytes(os.urandom(16), "big"))
 
 
-def new_call_id(inbound: str | None) -> str:
-    """The client's ``x-litellm-call-id`` when sane, else a fresh UUID (version 4 layout).
+def new_call_id() -> str:
+    """A fresh UUID (version 4 layout), unique per request.
 
-    Call ids identify, they do not authenticate: they come from a per-process
-    generator seeded from ``os.urandom`` rather than a system call per request.
+    The gateway always makes its own: the call id keys per-request accounting
+    (parallel slots, token counts), so a client must not be able to choose or
+    share it. Call ids identify, they do not authenticate: they come from a
+    per-process generator seeded from ``os.urandom`` rather than a system call
+    per request.
     """
-    if inbound and len(inbound) <= MAX_CALL_ID and inbound.isprintable():
-        return inbound
     h = "%032x" % _random.getrandbits(128)
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+def client_correlation_id(headers: Mapping[str, str]) -> str | None:
+    """The client's ``x-litellm-trace-id``, else its ``x-litellm-call-id``, when sane (printable, <= 128).
+
+    Kept as the request's trace id (``litellm_trace_id``), a correlation value
+    only: it never keys accounting.
+    """
+    for name in ("x-litellm-trace-id", "x-litellm-call-id"):
+        value = headers.get(name)
+        if value and len(value) <= MAX_CALL_ID and value.isprintable():
+            return value
+    return None
 
 
 @dataclass(slots=True)
@@ -53,6 +68,22 @@ class Call:
     """The model group of every upstream attempt, in order (fallback groups included)."""
     trace: list[tuple[str, str, str, float]] = field(default_factory=list)
     """``(stage, callback, outcome, milliseconds)`` of every hook that ran."""
+    trace_id: str | None = None
+    """The client's correlation id (``x-litellm-trace-id``, else ``x-litellm-call-id``), if it sent one."""
+    hide_usage: bool = False
+    """The gateway asked the upstream for stream usage the client did not ask for: not relayed."""
+    _visible_headers: dict[str, str] | None = None
+
+    def visible_headers(self) -> dict[str, str]:
+        """The inbound headers as hooks may see them: credentials masked (made once per request)."""
+        if self._visible_headers is None:
+            self._visible_headers = hook_headers(self.headers)
+        return self._visible_headers
+
+    @property
+    def label(self) -> str:
+        """How log lines name the call: its id, and the client's trace id when it sent one."""
+        return self.id if self.trace_id is None else f"{self.id} trace={self.trace_id}"
 
     @property
     def served_model(self) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import orjson
 
 from .auth.authenticate import Authenticator
-from .call import Call, Rejection, new_call_id
+from .call import Call, Rejection, client_correlation_id, new_call_id
 from .endpoints import Endpoint, validate_body
 from .errors import (AuthenticationError, BadRequestError, GatewayError, InternalError, from_exception, render)
 from .metrics import Metrics
@@ -32,6 +32,8 @@ from .request_body import parse_json_object
 from .response_cache import ResponseCache
 from .routing.router import Router
 from .streaming import ClientDisconnected
+from .untrusted import safe_headers, strip_gateway_owned
+from .usage import USAGE_OPERATIONS, ask_for_usage
 
 __all__ = ["Flow", "FlowSettings", "INTERNAL_KEYS"]
 
@@ -71,7 +73,8 @@ class Flow:
 
     # -- the path ----------------------------------------------------------------
     async def handle(self, endpoint: Endpoint, inbound: Inbound) -> Reply:
-        call = Call(new_call_id(inbound.headers.get("x-litellm-call-id")), endpoint, inbound.route, inbound.headers)
+        call = Call(new_call_id(), endpoint, inbound.route, inbound.headers)
+        call.trace_id = client_correlation_id(inbound.headers)
         data: dict[str, Any] = {}
         authenticated = False
         try:
@@ -125,11 +128,13 @@ class Flow:
         self.auth.check_model_access(auth, call.model)
         if self.guardrail_names or "guardrails" in body:
             self.check_guardrails(body, self.guardrail_names)
+        found = body.get("metadata")
+        if isinstance(found, dict) and found:
+            strip_gateway_owned(found)  # gateway-owned fields are overwritten, never merged
         if not call.policy.decorate:
             return body
         call.auth = auth.for_request(end_user_id=body.get("user"), route=call.route)
-        headers = {k.lower(): v for k, v in call.headers.items()}
-        found = body.get("metadata")
+        headers = call.visible_headers()
         metadata: dict[str, Any] = found if isinstance(found, dict) else {}
         metadata.update(call.auth.logging_fields())
         metadata.update(headers=headers, endpoint=call.route, call_type=endpoint.call_type)
@@ -137,8 +142,8 @@ class Flow:
             metadata["tags"] = body["tags"]
         body["metadata"] = metadata
         body["litellm_call_id"] = call.id
-        body["litellm_trace_id"] = headers.get("x-litellm-trace-id") or call.id
-        body["proxy_server_request"] = {"url": call.route, "method": "POST", "headers": headers}
+        body["litellm_trace_id"] = call.trace_id or call.id
+        body["proxy_server_request"] = {"url": call.route, "method": "POST", "headers": dict(headers)}
         return body
 
     # -- the upstream call -----------------------------------------------------
@@ -152,7 +157,7 @@ class Flow:
         body = {k: v for k, v in data.items() if k not in INTERNAL_KEYS}
         return model, body, request_tags(data, call)
 
-    def _body_for(self, body: dict[str, Any], deployment: Any) -> dict[str, Any]:
+    def _body_for(self, body: dict[str, Any], deployment: Any, call: Call) -> dict[str, Any]:
         defaults = self._defaults.get(deployment.id)
         if defaults is None:
             defaults = self._defaults[deployment.id] = {
@@ -160,6 +165,9 @@ class Flow:
             }
         out = {**defaults, **body} if defaults else dict(body)
         out["model"] = deployment.upstream_model
+        forwarded = forwarded_headers(self.providers[deployment], call.headers)
+        if forwarded:
+            out["extra_headers"] = {**(out.get("extra_headers") or {}), **forwarded}
         return out
 
     async def _upstream(self, call: Call, data: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +199,7 @@ class Flow:
             call.tried.append(deployment.model_name)
             try:
                 answer = await self.providers[deployment].call(
-                    operation, self._body_for(body, deployment), deployment, self.router.timeout_for(deployment)
+                    operation, self._body_for(body, deployment, call), deployment, self.router.timeout_for(deployment)
                 )
             except GatewayError as error:
                 self.metrics.upstream_errors.labels(model, str(error.status)).inc()
@@ -222,6 +230,8 @@ class Flow:
 
     async def _open_stream(self, call: Call, data: dict[str, Any]) -> Any:
         model, body, tags = self._route(call, data)
+        if call.policy.logging.active and call.endpoint.operation in USAGE_OPERATIONS:  # spend, limits, logs count it
+            call.hide_usage = not ask_for_usage(body)
         call.policy.logging.before_call(call, data)
         hold = self.settings.hold_stream_for_rules and bool(self.rules) and call.endpoint.post_call_rules
 
@@ -230,7 +240,7 @@ class Flow:
             call.tried.append(deployment.model_name)
             try:
                 stream = await self.providers[deployment].stream(
-                    call.endpoint.operation, self._body_for(body, deployment), deployment,
+                    call.endpoint.operation, self._body_for(body, deployment, call), deployment,
                     self.router.timeout_for(deployment, stream=True),
                 )
             except GatewayError as error:
@@ -268,9 +278,9 @@ class Flow:
         call.policy.logging.success(call, data, response)
         self._count(call, 200)
         if _guardrails_acted(data) and log.isEnabledFor(logging.INFO):  # a rewrite or a fail-open pass
-            log.info("call %s %s → 200 guardrails: %s", call.id, call.route, _guardrail_records(data))
+            log.info("call %s %s → 200 guardrails: %s", call.label, call.route, _guardrail_records(data))
         elif log.isEnabledFor(logging.DEBUG):
-            log.debug("call %s %s → 200 model=%s deployment=%s guardrails: %s trace: %s", call.id, call.route,
+            log.debug("call %s %s → 200 model=%s deployment=%s guardrails: %s trace: %s", call.label, call.route,
                       call.model, call.deployment_id, _guardrail_records(data) or "none", call.trace_text() or "no hooks")
         return JsonReply(200, orjson.dumps(response), self._headers(call, data))
 
@@ -291,7 +301,7 @@ class Flow:
     async def _fail(self, call: Call, data: dict[str, Any], exc: BaseException, authenticated: bool) -> JsonReply:
         error = from_exception(exc)
         if not isinstance(exc, GatewayError):
-            log.error("call %s: internal error", call.id, exc_info=exc)
+            log.error("call %s: internal error", call.label, exc_info=exc)
             error = InternalError(f"Internal server error (call id {call.id})")
         if authenticated and call.policy.pipeline.failure:
             error = await call.policy.pipeline.run_failure(call, data, error, exc)
@@ -303,7 +313,8 @@ class Flow:
             call.policy.logging.failure(call, data, error)
         self._count(call, error.status)
         status, body, error_headers = render(error, call_id=call.id, include_call_id=self.settings.include_call_id_in_error_body)
-        headers.update(error_headers)
+        if error_headers:
+            headers.update(safe_headers(error_headers.items()))
         return JsonReply(status, body, headers)
 
     def _count(self, call: Call, status: int) -> None:
@@ -318,10 +329,11 @@ class Flow:
             trace = f" trace: {call.trace_text()}" if call.trace else ""
             records = _guardrail_records(call.data) if call.data else ""
             guardrails = f" guardrails: {records}" if records else ""
-            log.info("call %s %s → %s %s: %s%s%s", call.id, call.route, error.status, error.error_type, error.message,
+            log.info("call %s %s → %s %s: %s%s%s", call.label, call.route, error.status, error.error_type, error.message,
                      guardrails, trace)
 
     def _headers(self, call: Call, data: dict[str, Any]) -> dict[str, str]:
+        """The gateway's response headers; values never carry a control character (CR/LF would split the answer)."""
         headers = {"x-litellm-call-id": call.id}
         if call.deployment_id is not None:
             headers["x-litellm-model-id"] = call.deployment_id
@@ -329,12 +341,14 @@ class Flow:
             headers["x-litellm-model-group"] = call.tried[-1]
             headers["x-litellm-attempted-retries"] = str(len(call.tried) - 1)
             headers["x-litellm-attempted-fallbacks"] = str(len(dict.fromkeys(call.tried)) - 1)
-        metadata = data.get("metadata")
-        if isinstance(metadata, dict) and metadata.get("applied_guardrails"):
-            headers["x-litellm-applied-guardrails"] = ",".join(metadata["applied_guardrails"])
-        if call.response_headers:
-            headers.update(call.response_headers)
-        return headers
+        metadata = data.get("metadata") if call.policy is not None and call.policy.decorate else None
+        applied = metadata.get("applied_guardrails") if isinstance(metadata, dict) else None
+        if applied and isinstance(applied, list):
+            headers["x-litellm-applied-guardrails"] = ",".join(str(name) for name in applied)
+        elif not call.response_headers:
+            return headers  # the gateway's own ids only: nothing to clean
+        headers.update(call.response_headers)
+        return safe_headers(headers.items())
 
 
 _QUIET_STATUSES = frozenset({"success", "not_run"})
@@ -356,6 +370,13 @@ def _guardrail_records(data: dict[str, Any]) -> str:
         return ""
     return ", ".join(f"{r.get('guardrail_name')}/{r.get('guardrail_mode')}={r.get('guardrail_status')}"
                      for r in records if isinstance(r, dict))
+
+
+def forwarded_headers(provider: Any, headers: Any) -> dict[str, str] | None:
+    """The client headers a provider forwards upstream (its ``forwarded_headers``, e.g. ``anthropic-beta``)."""
+    names = getattr(provider, "forwarded_headers", ())
+    picked = {name: headers[name] for name in names if name in headers}
+    return picked or None
 
 
 def request_tags(data: dict[str, Any], call: Call) -> list[str]:

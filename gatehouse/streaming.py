@@ -34,6 +34,7 @@ from .policy.rules import PostCallRules
 from .policy.stream import RawFrame, chunk_text, wrap_stream
 from .providers.base import BufferedStream
 from .replies import SSE_DONE, sse_error, sse_frame
+from .usage import UsageFilter, estimated_usage, is_usage_only
 
 __all__ = ["StreamRelay", "ClientDisconnected"]
 
@@ -80,8 +81,8 @@ class _State:
                         state.observe(chunk)
         return state
 
-    def response(self, model: str | None) -> dict[str, Any]:
-        """The assembled response handed to logging hooks."""
+    def response(self, model: str | None, data: dict[str, Any]) -> dict[str, Any]:
+        """The assembled response handed to logging hooks (usage estimated when the upstream sent none)."""
         last = self.last or {}
         chat = str(last.get("object", "")).startswith("chat")
         choice: dict[str, Any] = {"index": 0, "finish_reason": self.finish_reason}
@@ -89,9 +90,10 @@ class _State:
             choice["message"] = {"role": "assistant", "content": "".join(self.text)}
         else:
             choice["text"] = "".join(self.text)
+        usage = self.usage if self.usage is not None else estimated_usage(data, "".join(self.text))
         return {
             "id": last.get("id"), "object": "chat.completion" if chat else "text_completion",
-            "created": last.get("created"), "model": model, "choices": [choice], "usage": self.usage,
+            "created": last.get("created"), "model": model, "choices": [choice], "usage": usage,
         }
 
 
@@ -112,7 +114,7 @@ class StreamRelay:
             frames = self._transform(call, data, upstream, state, restamp, rules)
         else:
             kept = [] if rules is not None or self.logging.active else None
-            frames = self._pieces(upstream, restamp, kept, rules)
+            frames = self._pieces(upstream, restamp, kept, rules, UsageFilter() if call.hide_usage else None)
         try:
             first = await frames.__anext__()
         except StopAsyncIteration:
@@ -122,8 +124,8 @@ class StreamRelay:
             await upstream.aclose()
             raise
         model = call.model
-        assembled = (lambda: _State.from_pieces(kept).response(model)) if kept is not None else (
-            lambda: state.response(model))
+        assembled = (lambda: _State.from_pieces(kept).response(model, data)) if kept is not None else (
+            lambda: state.response(model, data))
         return self._sse(call, data, first, frames, upstream, assembled, on_error)
 
     async def _sse(
@@ -151,20 +153,33 @@ class StreamRelay:
                 self.logging.failure(call, data, ClientDisconnected())
 
     async def _pieces(
-        self, upstream: Any, restamp: "_Restamp", kept: list[bytes] | None, rules: PostCallRules | None
+        self, upstream: Any, restamp: "_Restamp", kept: list[bytes] | None, rules: PostCallRules | None,
+        usage: UsageFilter | None = None,
     ) -> AsyncGenerator[bytes, None]:
-        """The upstream's bytes as they arrive; its ``[DONE]`` is held back (the relay sends its own)."""
-        async for piece in upstream.pieces():
+        """The upstream's bytes as they arrive; its ``[DONE]`` is held back (the relay sends its own).
+
+        With ``usage`` (the client did not ask for usage), bytes go out event by
+        event and the usage-only event is left out (``kept`` still has it).
+        """
+        done = -1
+        async for raw in upstream.pieces():
+            piece = raw if usage is None else usage.feed(raw)
             found = _DONE.search(piece) if b"[DONE]" in piece else None
             done = found.start() if found else -1
             if done >= 0:
                 piece = piece[:done]
             if kept is not None:
-                kept.append(piece)
+                kept.append(piece if usage is None else raw)
             if piece:
                 yield restamp.bytes(piece)
             if done >= 0:
                 break
+        if usage is not None and done < 0:
+            tail = usage.flush()
+            found = _DONE.search(tail) if b"[DONE]" in tail else None
+            tail = tail[: found.start()] if found else tail
+            if tail:
+                yield restamp.bytes(tail)
         if rules is not None and kept is not None:
             await rules.check_text("".join(_State.from_pieces(kept).text))
 
@@ -173,10 +188,13 @@ class StreamRelay:
         rules: PostCallRules | None,
     ) -> AsyncGenerator[bytes, None]:
         async def chunks() -> AsyncIterator[dict[str, Any]]:
+            hide_usage = call.hide_usage
             async for payload in upstream:
                 chunk = _parse(payload)
                 if chunk is not None:
                     state.observe(chunk)
+                    if hide_usage and is_usage_only(chunk):
+                        continue
                     restamp.dict(chunk)
                     yield chunk
 

@@ -15,6 +15,7 @@ place, :meth:`GuardrailClient.settle`:
     non-JSON body, non-object JSON,           error        500
     missing or unknown action
     rewrite that does not fit the inputs      error        500 (InternalError)
+    the check cannot be built (not JSON-able)  build        500 (InternalError), whatever the policy
 
 Retries (``num_retries``) re-send only after a timeout or a dropped
 connection, never after a refused connection, an HTTP status or an answer.
@@ -38,11 +39,13 @@ from gatehouse.errors import GatewayError, GuardrailFailedError, InternalError, 
 from gatehouse.guardrails.config import GuardrailConfig
 from gatehouse.metrics import Metrics
 
-__all__ = ["Verdict", "Failure", "GuardrailClient", "ACTIONS"]
+__all__ = ["Verdict", "Failure", "GuardrailClient", "ACTIONS", "BUILD_FAILED"]
 
 log = logging.getLogger("gatehouse.guardrails")
 
 ACTIONS = frozenset({"BLOCKED", "NONE", "GUARDRAIL_INTERVENED"})
+#: ``Failure.kind`` of a check the gateway could not build: it never fails open.
+BUILD_FAILED = "build"
 _UNREACHABLE_STATUS = frozenset({502, 503, 504})
 _ADDRESS_TUPLE = re.compile(r"\('[^']*', (\d+)")
 # Raised after the request was (possibly) sent: worth a retry.
@@ -161,7 +164,9 @@ class GuardrailClient:
 
     # -- policy ----------------------------------------------------------------
     def fails_open(self, failure: Failure) -> bool:
-        """Whether this failure lets the request pass (the configured policy)."""
+        """Whether this failure lets the request pass (the configured policy; never for a check not built)."""
+        if failure.kind == BUILD_FAILED:
+            return False
         if not self.config.fail_on_error:
             return True
         return failure.kind == "unreachable" and self.config.unreachable_fallback == "fail_open"

@@ -11,6 +11,7 @@ Accepted shape (LiteLLM's v2 format, top-level ``guardrails:`` or
         api_key: ...                          # sent as x-api-key
         default_on: false
         additional_provider_specific_params: {threshold: 0.8}
+        allowed_request_params: [threshold]   # keys a request's extra_body may set (default: add only)
         headers: {Authorization: Bearer ...}
         timeout: 5                            # seconds, numeric strings accepted
         unreachable_fallback: fail_closed     # or fail_open
@@ -51,7 +52,7 @@ _KNOWN = frozenset(
     {
         "guardrail", "mode", "api_base", "api_key", "default_on", "additional_provider_specific_params",
         "headers", "timeout", "unreachable_fallback", "fail_on_error", "num_retries", "extra_headers",
-        "streaming_sampling_rate", "streaming_end_of_stream_only", "optional_params",
+        "streaming_sampling_rate", "streaming_end_of_stream_only", "optional_params", "allowed_request_params",
     }
 )
 _TRUE = frozenset({"true", "yes", "on", "1"})
@@ -69,6 +70,8 @@ class GuardrailConfig:
     api_key: str | None = None
     default_on: bool = False
     additional_params: dict[str, Any] = field(default_factory=dict)
+    allowed_request_params: tuple[str, ...] | None = None
+    """Keys a request's ``extra_body`` may set; ``None``: only keys the admin did not set."""
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float = 5.0
     unreachable_fallback: str = "fail_closed"
@@ -147,6 +150,7 @@ def _parse_entry(entry: Any, where: _Where) -> GuardrailConfig:
         api_key=_opt_str(params.get("api_key"), p, "api_key"),
         default_on=_bool(params.get("default_on"), p, "default_on", False),
         additional_params=_json_dict(params.get("additional_provider_specific_params"), p),
+        allowed_request_params=_allowed(params.get("allowed_request_params"), p),
         headers=_headers(params.get("headers"), p),
         timeout=_timeout(params.get("timeout"), p),
         unreachable_fallback=_fallback(params.get("unreachable_fallback"), p),
@@ -257,6 +261,14 @@ def _json_dict(value: Any, p: _Where) -> dict[str, Any]:
     except TypeError as exc:
         raise p.error(key, f"must be JSON-serialisable ({exc})") from None
     return dict(value)
+
+
+def _allowed(value: Any, p: _Where) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise p.error("allowed_request_params", "must be a list of parameter names (an empty list: none)")
+    return tuple(dict.fromkeys(value))
 
 
 def _headers(value: Any, p: _Where) -> dict[str, str]:

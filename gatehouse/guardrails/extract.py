@@ -31,6 +31,8 @@ from typing import Any, Callable, Mapping
 
 import orjson
 
+from gatehouse.untrusted import is_credential_header, valid_utf8
+
 __all__ = [
     "Slot",
     "Extraction",
@@ -313,14 +315,20 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def sanitise_headers(headers: Any, allowed: frozenset[str]) -> dict[str, str] | None:
-    """Inbound headers with values only for allowed names, ``[present]`` for the rest."""
+    """Inbound headers with values only for allowed names, ``[present]`` for the rest.
+
+    Names and values are made valid UTF-8 (a byte that is not is written
+    ``\\xNN``), so a client's header can never make the check unbuildable.
+    A credential is never forwarded by prefix (only when named in ``extra_headers``).
+    """
     if not isinstance(headers, Mapping) or not headers:
         return None
     out: dict[str, str] = {}
     for name, value in headers.items():
-        low = str(name).lower()
-        forward = low in allowed or (low.startswith(_FORWARDED_PREFIXES) and low not in _CREDENTIAL_HEADERS)
-        out[low] = str(value) if forward else "[present]"
+        low = valid_utf8(str(name).lower())
+        forward = low in allowed or (low.startswith(_FORWARDED_PREFIXES) and low not in _CREDENTIAL_HEADERS
+                                     and not is_credential_header(low))
+        out[low] = valid_utf8(str(value)) if forward else "[present]"
     return out
 
 

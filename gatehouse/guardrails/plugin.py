@@ -27,7 +27,7 @@ from typing import Any, AsyncGenerator, AsyncIterator
 
 from gatehouse.config.errors import ConfigError
 from gatehouse.errors import GuardrailBlockedError
-from gatehouse.guardrails.client import Failure, GuardrailClient, Verdict
+from gatehouse.guardrails.client import BUILD_FAILED, Failure, GuardrailClient, Verdict
 from gatehouse.guardrails.config import PROVIDER, GuardrailConfig
 from gatehouse.guardrails.extract import (
     FORWARDED_HEADERS,
@@ -38,7 +38,7 @@ from gatehouse.guardrails.extract import (
     extract_response,
     rewrite_problem,
 )
-from gatehouse.guardrails.selection import opted_out, requested
+from gatehouse.guardrails.selection import opted_out, request_params, requested
 from gatehouse.guardrails.stream import guard_stream
 from gatehouse.metrics import Metrics
 from gatehouse.objects import unwrap
@@ -277,14 +277,16 @@ class GenericGuardrail(CustomLogger):
         self, data: dict, metadata: dict, ex: Extraction, mode: str, subject: str
     ) -> tuple[Verdict | Failure, float, float]:
         extra = requested(data).get(self.guardrail_name)
-        params = {**self._params, **extra} if extra else self._params
+        params = request_params(self._params, extra, self.config.allowed_request_params)[0] if extra else self._params
         input_type = "response" if subject == "response" else "request"
         start = time.time()
         try:
             body = build_body(ex, data=data, metadata=metadata, input_type=input_type, params=params,
                               allowed_headers=self._allowed_headers, version=self._version)
-        except TypeError as exc:
-            return Failure("error", "build_error", f"could not build the guardrail request: {exc}"), start, start
+        except (TypeError, ValueError) as exc:  # never fails open: the check could not even be asked
+            message = f"could not build the guardrail request: {exc}"
+            return Failure(BUILD_FAILED, "build_error", message, closed_message=f"Guardrail '{self.guardrail_name}' "
+                           f"could not be checked: {message}"), start, start
         result = await self._client.send(body)
         end = time.time()
         self._child(self._metrics.guardrail_latency, mode).observe(end - start)

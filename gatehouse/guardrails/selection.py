@@ -7,10 +7,13 @@ A request names guardrails in its body, in ``metadata`` or in
     "guardrails": {"toxicity": {"extra_body": {"threshold": 0.9}}}      (the dict form)
 
 A guardrail that is not ``default_on`` runs only when named; a ``default_on``
-guardrail always runs (a request cannot switch it off). ``extra_body`` is
-merged over the guardrail's ``additional_provider_specific_params`` for that
-call. The gateway calls :func:`check_requested` once per request, before any
-hook: an unknown name or a malformed value is a 400, never silently ignored.
+guardrail always runs (a request cannot switch it off). ``extra_body`` may only
+add to the guardrail's ``additional_provider_specific_params``, never change
+what the admin set (:func:`request_params`), unless the guardrail's
+``allowed_request_params`` lists the keys a request may set (then only those).
+The gateway calls :func:`check_requested` once per request, before any hook:
+an unknown name, a malformed value or a parameter the request may not set is
+a 400, never silently ignored.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from __future__ import annotations
 from typing import AbstractSet, Any, Mapping
 
 from gatehouse.errors import BadRequestError
+from gatehouse.guardrails.config import GuardrailConfig
 
-__all__ = ["requested", "check_requested", "opted_out"]
+__all__ = ["requested", "check_requested", "request_params", "opted_out"]
 
 _SOURCES = ((None, "guardrails"), ("metadata", "metadata.guardrails"), ("litellm_metadata", "litellm_metadata.guardrails"))
 _SHAPE = 'a list of guardrail names or {"<name>": {"extra_body": {...}}} objects'
@@ -41,12 +45,51 @@ def requested(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def check_requested(data: Mapping[str, Any], known_names: AbstractSet[str]) -> None:
-    """Raise 400 when the request names an unknown guardrail or has a malformed ``guardrails``."""
-    unknown = [name for name in requested(data) if name not in known_names]
+def check_requested(
+    data: Mapping[str, Any], known_names: AbstractSet[str], *, configs: Mapping[str, GuardrailConfig] | None = None
+) -> None:
+    """Raise 400 when the request names an unknown guardrail, has a malformed ``guardrails``,
+    or (with ``configs``) sets a parameter its ``extra_body`` may not set."""
+    named = requested(data)
+    unknown = [name for name in named if name not in known_names]
     if unknown:
         configured = ", ".join(sorted(known_names)) or "(none)"
         raise BadRequestError(f"Unknown guardrail '{unknown[0]}'. Configured guardrails: {configured}", param="guardrails")
+    for name, extra in named.items():
+        config = configs.get(name) if configs is not None and extra else None
+        if config is None:
+            continue
+        _, refused = request_params(config.additional_params, extra, config.allowed_request_params)
+        if refused:
+            keys, allowed = ", ".join(repr(k) for k in refused), config.allowed_request_params
+            why = ("set by the admin" if allowed is None
+                   else f"allowed_request_params: {', '.join(allowed) or 'none'}")
+            raise BadRequestError(f"Guardrail '{name}': the request may not set {keys} in extra_body ({why})",
+                                  param="guardrails")
+
+
+def request_params(
+    configured: Mapping[str, Any], extra: Mapping[str, Any] | None, allowed: tuple[str, ...] | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The params of one check, and the ``extra_body`` keys left out.
+
+    Without ``allowed``, a request adds keys the admin did not set and cannot
+    change one the admin set (the same value is no change). With ``allowed``,
+    a request sets exactly the keys listed, nothing else.
+    """
+    if not extra:
+        return dict(configured), []
+    merged, refused = dict(configured), []
+    for key, value in extra.items():
+        if allowed is not None:
+            ok = key in allowed
+        else:
+            ok = key not in configured or configured[key] == value
+        if ok:
+            merged[key] = value
+        else:
+            refused.append(key)
+    return merged, refused
 
 
 def _parse_into(out: dict[str, dict[str, Any]], value: Any, param: str) -> None:

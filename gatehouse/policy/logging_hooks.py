@@ -77,7 +77,7 @@ async def _run(call: Call, hook: BoundHook, args: tuple[Any, ...]) -> None:
             if inspect.isawaitable(result):
                 await result
     except Exception as exc:
-        log.warning("call %s: logging hook %s.%s raised %s: %s", call.id, hook.label, hook.name,
+        log.warning("call %s: logging hook %s.%s raised %s: %s", call.label, hook.label, hook.name,
                     type(exc).__name__, exc)
 
 
@@ -127,6 +127,7 @@ def event_kwargs(
         "prompt": data.get("prompt"),
         "guardrails": data.get("guardrails"),
         "litellm_call_id": call.id,
+        "litellm_trace_id": data.get("litellm_trace_id", call.id),
         "call_type": call.endpoint.call_type,
         "stream": call.stream,
         "litellm_params": {"metadata": metadata},

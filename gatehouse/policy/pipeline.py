@@ -108,7 +108,7 @@ class Pipeline:
         except TimeoutError:
             call.note(stage, hook.label, "timeout", started)
             self._count(hook)
-            log.error("call %s: hook %s.%s timed out after %gs", call.id, hook.label, hook.name, self.hook_timeout)
+            log.error("call %s: hook %s.%s timed out after %gs", call.label, hook.label, hook.name, self.hook_timeout)
             raise InternalError(f"Hook {hook.label}.{hook.name} timed out after {self.hook_timeout:g} s") from None
         except GatewayError as exc:
             call.note(stage, hook.label, f"raised {exc.status}", started)
@@ -117,7 +117,7 @@ class Pipeline:
             call.note(stage, hook.label, f"raised {type(exc).__name__}", started)
             if not is_http_exception(exc):
                 self._count(hook)
-                log.warning("call %s: hook %s.%s raised %s: %s", call.id, hook.label, hook.name,
+                log.warning("call %s: hook %s.%s raised %s: %s", call.label, hook.label, hook.name,
                             type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             raise
         call.note(stage, hook.label, "ok" if result is None else "returned", started)
@@ -158,7 +158,7 @@ class Pipeline:
             if isinstance(result, dict):
                 data = result
             elif isinstance(result, str):
-                log.info("call %s: rejected by %s.async_pre_call_hook", call.id, hook.label)
+                log.info("call %s: rejected by %s.async_pre_call_hook", call.label, hook.label)
                 return Rejection(result)
             elif isinstance(result, BaseException):
                 raise user_error(result) from result
@@ -224,7 +224,7 @@ class Pipeline:
         """Headers hooks add to ``call.response_headers``; their errors are logged and ignored."""
         for hook in self.response_headers:
             try:
-                headers = await self._run(call, "headers", hook, data, call.auth, response, dict(call.headers))
+                headers = await self._run(call, "headers", hook, data, call.auth, response, dict(call.visible_headers()))
             except Exception:
                 continue
             if isinstance(headers, dict):

@@ -64,7 +64,7 @@ async def _guarded(pipeline: Pipeline, call: Call, hook: BoundHook, stream: Asyn
     except Exception as exc:
         if not is_http_exception(exc):
             pipeline._count(hook)
-            log.warning("call %s: hook %s.%s raised %s: %s", call.id, hook.label, hook.name, type(exc).__name__, exc)
+            log.warning("call %s: hook %s.%s raised %s: %s", call.label, hook.label, hook.name, type(exc).__name__, exc)
         raise user_error(exc) from exc
     finally:
         closer = getattr(stream, "aclose", None)

@@ -13,15 +13,17 @@ import asyncio
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Iterable, Iterator, Protocol
+from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, TypeVar
 
 import aiohttp
 
-from ..errors import GatewayError, GatewayTimeoutError, UpstreamError, UpstreamUnavailableError, redact_hosts
+from ..errors import (GatewayError, GatewayTimeoutError, ResponseTooLargeError, UpstreamError, UpstreamUnavailableError,
+                      redact_hosts)
 from ..routing.deployment import Deployment
 
-__all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream", "DeploymentProblem",
-           "map_provider_errors", "scrub"]
+__all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream", "DeploymentProblem", "read_capped",
+           "DEFAULT_MAX_RESPONSE_BYTES", "too_large_message",
+           "map_provider_errors", "scrub", "scrub_error"]
 
 
 class DeploymentProblem(Exception):
@@ -46,8 +48,63 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
+#: Largest upstream answer relayed (``general_settings.max_response_size_mb``, 8 MB).
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+
+
+def too_large_message(limit: int) -> str:
+    return (f"The upstream answer is larger than {limit} bytes "
+            "(general_settings.max_response_size_mb); it was not relayed")
+
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int, *, truncate: bool = False) -> bytes:
+    """A whole upstream body, at most ``limit`` bytes: an error body is cut there (``truncate``),
+    an answer is refused with :class:`ResponseTooLargeError` (502, not retried). Counted while read."""
+    length = resp.content_length
+    if length is not None and length > limit and not truncate:
+        raise ResponseTooLargeError(too_large_message(limit))
+    received = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        received += chunk
+        if len(received) > limit:
+            if truncate:
+                return bytes(received[:limit])
+            raise ResponseTooLargeError(too_large_message(limit))
+    return bytes(received)
+
+
 #: aiohttp names its pooled connection in some messages: ``Connection<ConnectionKey(host=..., ...)>``.
 _CONNECTION_KEY = re.compile(r"(?:Connection<)?ConnectionKey\([^)]*\)>?")
+
+
+E = TypeVar("E", bound=GatewayError)
+
+
+def scrub_error(error: E, secrets: Iterable[str | None]) -> E:
+    """``error`` with every secret replaced in every field a client or a log sees
+    (message, type, param, header values, extra fields); changed in place, returned."""
+    kept: tuple[str, ...] = tuple(s for s in secrets if s)
+    if not kept:
+        return error
+    error.message = scrub(error.message, kept)
+    error.args = (error.message,)
+    for name in ("type", "param"):
+        value = getattr(error, name, None)
+        if isinstance(value, str):
+            setattr(error, name, scrub(value, kept))
+    error.headers = {k: scrub(str(v), kept) for k, v in error.headers.items()}
+    error.extra = _scrub_value(error.extra, kept)
+    return error
+
+
+def _scrub_value(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {k: _scrub_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, secrets) for v in value]
+    return value
 
 
 @contextmanager
@@ -57,12 +114,13 @@ def map_provider_errors(timeout: float, secrets: Iterable[str | None] = (), *, s
     A timeout → ``GatewayTimeoutError``; a refused/reset/DNS failure before
     the answer → ``UpstreamUnavailableError``; a connection that breaks while a
     stream is being read (``streaming=True``) → a 502 ``UpstreamError``.
-    Gateway errors raised inside pass through untouched. Messages never
-    carry ``secrets`` or host names.
+    Gateway errors raised inside pass through with ``secrets`` scrubbed from
+    every field. Messages never carry ``secrets`` or host names.
     """
     try:
         yield
-    except GatewayError:
+    except GatewayError as error:
+        scrub_error(error, secrets)
         raise
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
         what = "stream stalled for more than" if streaming else "request timed out after"

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from ..logs import TextFormatter
 from .checker import Checker, Verdict
 from .policy import NO_OVERRIDES, Policy, PolicyError, load_policy, parse_overrides
 from .protocol import BadRequest, GuardrailRequest, error_body, parse_request, render_verdict
@@ -207,7 +208,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; returns the exit status (2 = bad policy)."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(TextFormatter())  # control characters in a line are escaped
+    logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
     try:
         policy = load_policy(args.policy)
     except PolicyError as error:

@@ -4,7 +4,7 @@ File shape (every key optional; see ``default_policy.yaml`` for the defaults
 and ``docs/guardrail-service.md`` for the reference)::
 
     api_key: os.environ/GUARDRAIL_API_KEY   # or a literal, or null (no auth)
-    allow_overrides: true                   # honour additional_provider_specific_params
+    allow_overrides: false                  # true: honour additional_provider_specific_params
     pii:
       mask_format: "[{TYPE}_REDACTED]"
       email: mask                           # shorthand for {action: mask}
@@ -170,7 +170,8 @@ class Policy(_Strict):
 
     name: str = "gatehouse-reference-guardrail"
     api_key: str | None = None
-    allow_overrides: bool = True
+    allow_overrides: bool = False
+    """Honour per-call overrides; off by default: the policy file is the only source of truth."""
     pii: PiiPolicy = PiiPolicy()
     banned_words: WordsPolicy = WordsPolicy()
     banned_topics: TopicsPolicy = TopicsPolicy()

@@ -39,6 +39,7 @@ class Behaviour:
     omit_done: bool = False  # end the stream cleanly but without ``data: [DONE]``
     tool_calls: list[dict[str, Any]] | None = None  # reply with these tool calls
     model: str | None = None  # the response's ``model``
+    no_usage: bool = False  # never send usage in a stream, even when ``stream_options.include_usage`` asks
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Behaviour:
@@ -70,6 +71,7 @@ class RecordedRequest:
     json: Any | None  # parsed JSON body, or None
     form: dict[str, Any] | None  # multipart fields; files as {"filename", "size"}
     time: float  # UNIX seconds when received
+    query: dict[str, str] = field(default_factory=dict)  # the URL's query parameters
 
 
 @dataclass
@@ -174,6 +176,7 @@ def answer_chat(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
         return {**base, "object": "chat.completion", "usage": usage, "choices": [
             {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]}
     base["object"] = "chat.completion.chunk"
+    body = {**body, "stream_options": None} if b.no_usage else body
     frame = _stream_frames(base, lambda delta, fin=None: {
         "index": 0, "delta": delta, "logprobs": None, "finish_reason": fin}, body)
     deltas = ([{"tool_calls": [{"index": i, **c}]} for i, c in enumerate(b.tool_calls)]
@@ -194,6 +197,7 @@ def answer_completion(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
     if not body.get("stream") or b.ignore_stream:
         return {**base, "usage": usage, "choices": [
             {"text": reply, "index": 0, "logprobs": None, "finish_reason": "stop"}]}
+    body = {**body, "stream_options": None} if b.no_usage else body
     frame = _stream_frames(base, lambda text, fin=None: {
         "text": text, "index": 0, "logprobs": None, "finish_reason": fin}, body)
     return _StreamPlan(head=[], content=[frame(p) for p in b.pieces(reply)],

@@ -258,7 +258,7 @@ async def test_non_default_guardrail_runs_only_when_named(fake_guardrail, make_g
     assert len(fake_guardrail.requests) == 2
 
 
-async def test_extra_body_is_merged_for_that_call(fake_guardrail, make_guardrail, user, gr):
+async def test_extra_body_adds_to_the_params_of_that_call_never_overrides(fake_guardrail, make_guardrail, user, gr):
     plugin = await make_guardrail(
         fake_guardrail.base, default_on=False, additional_provider_specific_params={"a": 1, "b": 2}
     )
@@ -266,7 +266,15 @@ async def test_extra_body_is_merged_for_that_call(fake_guardrail, make_guardrail
     await plugin.async_pre_call_hook(user, None, gr.request_data(user, body), "completion")
     await plugin.async_pre_call_hook(user, None, gr.request_data(user, {**CHAT, "guardrails": ["g1"]}), "completion")
     params = [b["additional_provider_specific_params"] for b in fake_guardrail.bodies]
-    assert params == [{"a": 1, "b": 3, "c": 4}, {"a": 1, "b": 2}]
+    assert params == [{"a": 1, "b": 2, "c": 4}, {"a": 1, "b": 2}]  # the admin's b stays
+
+
+async def test_allowed_request_params_are_the_only_keys_a_request_sets(fake_guardrail, make_guardrail, user, gr):
+    plugin = await make_guardrail(fake_guardrail.base, default_on=False, allowed_request_params=["b"],
+                                  additional_provider_specific_params={"a": 1, "b": 2})
+    body = {**CHAT, "guardrails": [{"g1": {"extra_body": {"a": 9, "b": 3, "c": 4}}}]}
+    await plugin.async_pre_call_hook(user, None, gr.request_data(user, body), "completion")
+    assert fake_guardrail.bodies[0]["additional_provider_specific_params"] == {"a": 1, "b": 3}
 
 
 async def test_default_on_runs_without_being_named(fake_guardrail, make_guardrail, user, gr):

@@ -62,6 +62,8 @@ MAIN_GUARDRAILS: dict[str, tuple[dict[str, Any], str]] = {
     "retry": ({"mode": "pre_call", "num_retries": 1, "timeout": 2}, "settings"),
     "post_lenient": ({"mode": "post_call", "fail_on_error": False}, "settings"),
     "audit": ({"mode": "logging_only"}, "settings"),
+    "tunable": ({"mode": "pre_call", "additional_provider_specific_params": {"threshold": 0.8, "lang": "en"},
+                 "allowed_request_params": ["threshold"]}, "settings"),
 }
 #: Guardrails of ``main`` on a closed port (no fake service).
 DOWN_GUARDRAILS: dict[str, dict[str, Any]] = {

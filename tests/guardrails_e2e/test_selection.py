@@ -32,11 +32,11 @@ def test_not_named_means_not_run(main):
     assert _called(main) == {}
 
 
-def test_extra_body_is_merged_into_the_params_of_that_call_only(main):
-    _chat(main, {"guardrails": [{"pre": {"extra_body": {"k": 1, "threshold": 0.95}}}]})
+def test_extra_body_is_added_to_the_params_of_that_call_only(main):
+    _chat(main, {"guardrails": [{"pre": {"extra_body": {"k": 1, "threshold": 0.8}}}]})  # the admin's value: no change
     _chat(main, {"guardrails": ["pre"]})
     first, second = main.guards["pre"].bodies
-    assert first["additional_provider_specific_params"] == {"threshold": 0.95, "lang": "en", "k": 1}
+    assert first["additional_provider_specific_params"] == {"threshold": 0.8, "lang": "en", "k": 1}
     assert second["additional_provider_specific_params"] == CONFIG_PARAMS
 
 

@@ -75,14 +75,16 @@ def test_tool_calls_are_relayed(core, fake_upstream: FakeUpstream) -> None:
     assert fake_upstream.requests[0].json["tools"][0]["function"]["name"] == "lookup"
 
 
-def test_call_id_header_is_honoured_on_success(core) -> None:
-    response = core.post("/v1/chat/completions", {"model": "fake", "messages": MESSAGES},
-                         headers={"x-litellm-call-id": "my-call-1234"})
-    assert response.status_code == 200
-    assert response.headers["x-litellm-call-id"] == "my-call-1234"
-    fresh = core.post("/v1/chat/completions", {"model": "fake", "messages": MESSAGES})
-    assert len(fresh.headers["x-litellm-call-id"]) == 36  # a fresh UUID
-    assert fresh.headers["x-litellm-call-id"] != "my-call-1234"
+def test_call_ids_are_the_gateways_own_whatever_the_client_sends(core) -> None:
+    """A client's x-litellm-call-id is a trace value only; every request gets its own call id."""
+    ids = set()
+    for _ in range(2):
+        response = core.post("/v1/chat/completions", {"model": "fake", "messages": MESSAGES},
+                             headers={"x-litellm-call-id": "my-call-1234"})
+        assert response.status_code == 200
+        assert len(response.headers["x-litellm-call-id"]) == 36  # a fresh UUID
+        ids.add(response.headers["x-litellm-call-id"])
+    assert len(ids) == 2 and "my-call-1234" not in ids
 
 
 async def test_concurrent_requests_do_not_mix(core, fake_upstream: FakeUpstream) -> None:

@@ -175,10 +175,34 @@ def test_upstream_key_never_in_error_bodies(core, expect_error, fake_upstream: F
     assert upstream_key not in core.process.logs()
 
 
+@pytest.mark.parametrize("field", ["type", "param", "message"])
+def test_upstream_key_echoed_in_any_error_field_is_scrubbed(core, expect_error, fake_upstream: FakeUpstream,
+                                                            upstream_key: str, field: str) -> None:
+    """Issue 8 item 6: an upstream echoing the key in error.type / error.param leaked it to the client and the log."""
+    leaky = {"message": "bad request", "type": "invalid_request_error", "param": "model", "code": None,
+             field: f"key={upstream_key}"}
+    fake_upstream.queue(status=400, error=leaky)
+    response = core.post(CHAT, {"model": "fake", "messages": MESSAGES})
+    error = expect_error(response, 400)
+    assert upstream_key not in response.text
+    assert error[field] == "key=[REDACTED]"
+    assert _log_lines(core, response.headers["x-litellm-call-id"])  # the request's INFO line is written
+    assert upstream_key not in core.process.logs()
+
+
+def _log_lines(gw, needle: str, timeout: float = 3.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in gw.process.logs().splitlines() if needle in line]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
 # -- the call id ------------------------------------------------------------------
 
 @pytest.mark.parametrize("case", ["no-key", "bad-json", "unknown-model", "upstream-500", "too-large"])
-def test_errors_carry_the_clients_call_id(core, fake_upstream: FakeUpstream, case: str) -> None:
+def test_errors_carry_a_call_id_of_their_own(core, fake_upstream: FakeUpstream, case: str) -> None:
     headers = {"x-litellm-call-id": f"call-{case}"}
     body: dict[str, object] = {"model": "fake", "messages": MESSAGES}
     if case == "no-key":
@@ -193,7 +217,8 @@ def test_errors_carry_the_clients_call_id(core, fake_upstream: FakeUpstream, cas
     else:
         response = core.post(CHAT, {**body, "pad": "x" * 20_000}, headers=headers)
     assert response.status_code >= 400
-    assert response.headers["x-litellm-call-id"] == f"call-{case}"
+    assert len(response.headers["x-litellm-call-id"]) == 36  # the gateway's, not the client's
+    assert response.headers["x-litellm-call-id"] != f"call-{case}"
 
 
 def test_an_overlong_call_id_is_replaced(core) -> None:

@@ -88,7 +88,8 @@ def text_of(data: Any) -> str:
 
 
 def cid(data: Any) -> Any:
-    return data.get("litellm_call_id") if isinstance(data, dict) else None
+    """The id a test chose (``with_id``): the client's x-litellm-call-id is kept as the trace id."""
+    return data.get("litellm_trace_id") if isinstance(data, dict) else None
 
 
 class PolicyHandler:
@@ -239,7 +240,7 @@ class PolicyHandler:
     def _log(self, hook: str, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
         metadata = kwargs.get("metadata") or {}
         standard = kwargs.get("standard_logging_object") or {}
-        record(hook, self.name, kwargs.get("litellm_call_id"), model=kwargs.get("model"),
+        record(hook, self.name, kwargs.get("litellm_trace_id"), model=kwargs.get("model"),
                messages=kwargs.get("messages"), stream=kwargs.get("stream"),
                user_api_key_fields={k: v for k, v in metadata.items() if k.startswith("user_api_key")},
                litellm_params_metadata=(kwargs.get("litellm_params") or {}).get("metadata") is not None,
@@ -255,7 +256,7 @@ class PolicyHandler:
             raise RuntimeError("logging hook exploded")
 
     async def async_log_pre_api_call(self, model, messages, kwargs):
-        record("log_pre_api_call", self.name, kwargs.get("litellm_call_id"), model=model, messages=messages)
+        record("log_pre_api_call", self.name, kwargs.get("litellm_trace_id"), model=model, messages=messages)
 
     async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
         if f"{self.name}:slowlog" in text_of({"messages": kwargs.get("messages")}).split():
@@ -270,7 +271,7 @@ class PolicyHandler:
         self._log("log_stream", kwargs, response_obj, start_time, end_time)
 
     def log_pre_api_call(self, model, messages, kwargs):
-        record("sync_log_pre_api_call", self.name, kwargs.get("litellm_call_id"), model=model)
+        record("sync_log_pre_api_call", self.name, kwargs.get("litellm_trace_id"), model=model)
 
     def log_success_event(self, kwargs, response_obj, start_time, end_time):
         self._misbehave(kwargs)
@@ -366,7 +367,12 @@ def new_id() -> str:
 
 
 def with_id(call_id: str) -> dict[str, str]:
-    """Request headers that fix the call id (the gateway honours ``x-litellm-call-id``)."""
+    """Request headers that tag a request with an id of the test's choosing.
+
+    The gateway makes its own call id for every request; the client's
+    ``x-litellm-call-id`` is kept as the trace id (``litellm_trace_id``), which
+    is what the recording hooks write as ``call_id``.
+    """
     return {"x-litellm-call-id": call_id}
 
 

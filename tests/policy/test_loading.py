@@ -29,7 +29,7 @@ class Recorder:
 
     async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):
         with open(os.environ["POLICY_EVENTS"], "a") as f:
-            f.write(json.dumps({"who": self.name, "call_id": data.get("litellm_call_id"),
+            f.write(json.dumps({"who": self.name, "call_id": data.get("litellm_trace_id"),
                                 "tags": (data.get("metadata") or {}).get("tags")}) + "\\n")
 '''
 

@@ -1,0 +1,1 @@
+"""Wire formats: one module per format, pure translation (no I/O)."""
