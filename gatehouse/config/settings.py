@@ -51,7 +51,7 @@ ROUTER_SETTINGS_KEYS = {
     "context_window_fallbacks", "content_policy_fallbacks", "timeout", "retry_after", "allowed_fails",
     "cooldown_time", "redis_host", "redis_port", "redis_password", "redis_url", "backoff_base",
     "model_group_alias", "default_litellm_params", "stream_timeout", "disable_cooldowns", "backoff_max",
-    "retry_budget_ratio", "retry_budget_min_retries",  # Gatehouse: the retry budget (gatehouse.routing)
+    "retry_budget_ratio", "retry_budget_min_concurrent",  # Gatehouse: the retry budget (gatehouse.routing)
 }
 
 

@@ -1,18 +1,19 @@
-"""The retry budget: retries caused by a deployment are at most a share of its requests.
+"""The retry budget: retries caused by a deployment are at most a share of its requests in flight.
 
-Envoy's and gRPC's answer to retry storms: when a deployment fails every
-request (a 429 storm, an outage), retrying each failure multiplies the load
-on it, or on whatever the retries go to. Here each deployment has a token
-bucket:
+Envoy's answer to retry storms (``retry_budget``: ``budget_percent``,
+``min_retry_concurrency``): when a deployment fails every request (a 429
+storm, an outage), retrying each failure multiplies the load on it, or on
+whatever the retries go to. Here, per deployment:
 
-* a request whose first attempt goes to the deployment adds ``ratio``
-  tokens (0.2), up to ``min_retries`` tokens (10);
-* a retry or fallback attempt after a failure of the deployment costs one
-  token, and is not made when there is none left: the client gets the error.
+* ``active``: client requests in flight whose first attempt went to it;
+* ``retrying``: retries and fallback attempts in flight (backoff included)
+  caused by its failures.
 
-So retries are at most ``ratio`` of recent requests plus a small burst of
-``min_retries``, whatever the traffic. The bucket starts full and does not
-depend on the clock: an idle deployment keeps its allowance.
+A retry after a failure of the deployment is made only while ``retrying`` is
+below ``max(min_concurrent, ratio × active)`` (3, and 20 %); otherwise the
+client gets the failure. So under a storm at most ~20 % more requests
+reach upstreams, while a few failures among sequential requests are always
+retried. The budget reads no clock: it depends only on what is in flight.
 """
 
 from __future__ import annotations
@@ -21,32 +22,44 @@ __all__ = ["RetryBudget"]
 
 
 class RetryBudget:
-    """Per-deployment retry tokens (see the module docstring)."""
+    """Per-deployment counts of requests and retries in flight (see the module docstring)."""
 
-    __slots__ = ("ratio", "capacity", "_tokens")
+    __slots__ = ("ratio", "min_concurrent", "_active", "_retrying")
 
-    def __init__(self, *, ratio: float = 0.2, min_retries: int = 10) -> None:
+    def __init__(self, *, ratio: float = 0.2, min_concurrent: int = 3) -> None:
         self.ratio = ratio
-        self.capacity = float(min_retries)
-        self._tokens: dict[str, float] = {}
+        self.min_concurrent = min_concurrent
+        self._active: dict[str, int] = {}
+        self._retrying: dict[str, int] = {}
 
-    def requested(self, deployment_id: str) -> None:
-        """A client request started on this deployment."""
-        tokens = self._tokens.get(deployment_id, self.capacity)
-        if tokens < self.capacity:
-            self._tokens[deployment_id] = min(self.capacity, tokens + self.ratio)
+    def started(self, deployment_id: str) -> None:
+        """A client request's first attempt goes to this deployment."""
+        self._active[deployment_id] = self._active.get(deployment_id, 0) + 1
 
-    def spend(self, deployment_id: str) -> bool:
-        """Take one token for a retry after this deployment failed; False when none is left."""
-        tokens = self._tokens.get(deployment_id, self.capacity)
-        if tokens < 1.0:
+    def finished(self, deployment_id: str) -> None:
+        """That client request is over (answered or failed)."""
+        _down(self._active, deployment_id)
+
+    def acquire(self, deployment_id: str) -> bool:
+        """A retry after this deployment failed may start (and is counted until :meth:`release`)."""
+        retrying = self._retrying.get(deployment_id, 0)
+        if retrying >= max(self.min_concurrent, self.ratio * self._active.get(deployment_id, 0)):
             return False
-        self._tokens[deployment_id] = tokens - 1.0
+        self._retrying[deployment_id] = retrying + 1
         return True
 
-    def refund(self, deployment_id: str) -> None:
-        """Give back a token taken for an attempt that was not made."""
-        self._tokens[deployment_id] = min(self.capacity, self._tokens.get(deployment_id, self.capacity) + 1.0)
+    def release(self, deployment_id: str) -> None:
+        """The retry granted by :meth:`acquire` is over."""
+        _down(self._retrying, deployment_id)
 
-    def tokens(self, deployment_id: str) -> float:
-        return self._tokens.get(deployment_id, self.capacity)
+    def in_flight(self, deployment_id: str) -> tuple[int, int]:
+        """``(active requests, retries)`` of a deployment (for tests and health pages)."""
+        return self._active.get(deployment_id, 0), self._retrying.get(deployment_id, 0)
+
+
+def _down(counts: dict[str, int], key: str) -> None:
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)

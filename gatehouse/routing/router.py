@@ -11,8 +11,8 @@
         deployment = strategy.pick(candidates)
         await attempt(deployment)              → result: done
         non-retryable error                    → raise at once (or go to its fallbacks)
-        retryable error                        → count a failure, spend a retry token of the
-                                                 deployment (none left → raise), back off, next try
+        retryable error                        → count a failure, take a retry slot of the deployment's
+                                                 budget (none free → raise), back off, next try
       then each fallback group the caller may use, in order, with what is left
     then raise the last error
 
@@ -25,7 +25,8 @@ An error is retryable when it has a truthy ``retryable`` attribute
 ``retry_after_cap`` and ends within the request's timeout; otherwise the
 client gets the error (with its ``retry-after``) at once. Every retry and
 fallback attempt spends a token of the :class:`RetryBudget` of the deployment
-that failed, so a storm of failures is not multiplied. A 400 recognised as a
+that failed (at most 20 % of its requests in flight, at least 3 at a time), so a
+storm of failures is not multiplied. A 400 recognised as a
 context-window or content-policy error goes straight to
 ``context_window_fallbacks`` / ``content_policy_fallbacks`` when the group has
 some, else to ``fallbacks``. The router does no I/O itself: ``attempt`` calls
@@ -131,7 +132,7 @@ class Router:
         }
         self._names = tuple(members)
         self._clock = clock
-        self._budget = RetryBudget(ratio=settings.retry_budget_ratio, min_retries=settings.retry_budget_min_retries)
+        self._budget = RetryBudget(ratio=settings.retry_budget_ratio, min_concurrent=settings.retry_budget_min_concurrent)
         self._strategy = make_strategy(settings.routing_strategy, deployments, rng or random.Random())
         self._busy = self._strategy.tracks_in_flight
         self._cooldown = Cooldown(
@@ -191,6 +192,15 @@ class Router:
                 f"Invalid model name passed in model={model}. Call `/v1/models` to view available models for your key."
             )
         plan = _Plan(self._tries, self._clock())
+        try:
+            return await self._run(group, model, attempt, tags, allowed, stream, plan)
+        finally:
+            plan.close(self._budget)
+
+    async def _run(
+        self, group: TagFilter, model: str, attempt: Attempt[T], tags: Sequence[str] | None,
+        allowed: Callable[[str], bool] | None, stream: bool, plan: "_Plan",
+    ) -> T:
         usable = tuple(g for g in _lookup(self._fallbacks, model) if allowed is None or allowed(g))
         try:
             return await self._run_group(group, model, attempt, tags, plan, reserve=len(usable), stream=stream)
@@ -208,7 +218,8 @@ class Router:
         pool = group.select(model, tags)
         deployment = self._choose(pool)
         if plan.used == 0:
-            self._budget.requested(deployment.id)
+            plan.first = deployment.id
+            self._budget.started(deployment.id)
             plan.deadline += self.timeout_for(deployment, stream=stream)
         failed: list[str] | None = None  # allocated on the first failure only
         while True:
@@ -216,13 +227,14 @@ class Router:
             try:
                 return await self._call(deployment, attempt)
             except Exception as err:
+                plan.release(self._budget)  # a retry this request held is over
                 plan.failed = deployment.id
                 failed = [deployment.id] if failed is None else [*failed, deployment.id]
                 if not is_retryable(err) or plan.left <= min(reserve, self._tries - 1):
                     raise
                 following = self._choose(pool, failed, deployment)
                 delay = self._delay(len(failed), err, same=following is deployment, plan=plan)
-                if delay is None or not self._budget.spend(deployment.id):
+                if delay is None or not plan.acquire(self._budget, deployment.id):
                     raise
                 await self._sleep(delay)
                 deployment = following
@@ -231,13 +243,13 @@ class Router:
         self, chain: Sequence[str], attempt: Attempt[T], tags: Sequence[str] | None, error: Exception, plan: "_Plan"
     ) -> T:
         for index, name in enumerate(chain):
-            if plan.left <= 0 or plan.failed is None or not self._budget.spend(plan.failed):
+            if plan.left <= 0 or plan.failed is None or not plan.acquire(self._budget, plan.failed):
                 break
             try:
                 return await self._run_group(self._groups[name], name, attempt, tags, plan,
                                              reserve=len(chain) - index - 1)
             except TagRoutingError:
-                self._budget.refund(plan.failed)  # nothing was sent: this group does not serve these tags
+                plan.release(self._budget)  # nothing was sent: this group does not serve these tags
                 continue
             except Exception as err:
                 if not (is_retryable(err) or failure_kind(err)):
@@ -321,13 +333,32 @@ class Router:
 
 
 class _Plan:
-    """One client request's attempts: how many are left, its deadline, the last deployment that failed."""
+    """One client request's attempts: how many are left, its deadline, the last deployment that failed,
+    and what it holds in the retry budget (its first deployment, a retry in flight)."""
 
-    __slots__ = ("tries", "used", "deadline", "failed")
+    __slots__ = ("tries", "used", "deadline", "failed", "first", "held")
 
     def __init__(self, tries: int, now: float) -> None:
         self.tries, self.used, self.deadline = tries, 0, now
         self.failed: str | None = None
+        self.first: str | None = None
+        self.held: str | None = None
+
+    def acquire(self, budget: RetryBudget, deployment_id: str) -> bool:
+        if not budget.acquire(deployment_id):
+            return False
+        self.held = deployment_id
+        return True
+
+    def release(self, budget: RetryBudget) -> None:
+        if self.held is not None:
+            budget.release(self.held)
+            self.held = None
+
+    def close(self, budget: RetryBudget) -> None:
+        self.release(budget)
+        if self.first is not None:
+            budget.finished(self.first)
 
     @property
     def left(self) -> int:

@@ -3,8 +3,10 @@ are bounded in all, a retry storm is not multiplied, a long retry-after is answe
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable
 
+import httpx
 import openai
 import pytest
 
@@ -88,21 +90,35 @@ def storm(gateway: Callable[..., GatewayProcess], fake_upstream: FakeUpstream) -
     config: dict[str, Any] = {
         "model_list": [fake_entry(fake_upstream, "storm", "storm-model")],
         "general_settings": {"master_key": MASTER_KEY},
-        "router_settings": {"num_retries": 2, "backoff_base": 0.001, "disable_cooldowns": True,
-                            "retry_budget_min_retries": 3},
+        "router_settings": {"num_retries": 2, "backoff_base": 0.001, "disable_cooldowns": True},
     }
     return Gw(gateway(config), fake_upstream, MASTER_KEY)
 
 
+async def _storm(gw: Gw, requests: int) -> list[int]:
+    async with httpx.AsyncClient(base_url=gw.base_url, headers=gw.auth(), timeout=60,
+                                 limits=httpx.Limits(max_connections=requests)) as client:
+        body = {"model": "storm", "messages": MESSAGES}
+        answers = await asyncio.gather(*(client.post("/v1/chat/completions", json=body) for _ in range(requests)))
+    return [a.status_code for a in answers]
+
+
 def test_a_429_storm_is_not_multiplied_by_retries(storm: Gw, fake_upstream: FakeUpstream) -> None:
-    fake_upstream.set_default(status=429)
-    requests = 30
-    client = storm.client()
-    for _ in range(requests):
-        with pytest.raises(openai.RateLimitError):
-            client.chat.completions.create(model="storm", messages=MESSAGES)
+    """50 requests in flight, every answer a (slow) 429: retries are at most ~20 % of them, not 2 × 50."""
+    fake_upstream.set_default(status=429, delay=0.5)
+    requests = 50
+    statuses = asyncio.run(_storm(storm, requests))
+    assert statuses == [429] * requests
     sent = len(fake_upstream.requests)
-    assert requests < sent <= requests + 3 + 0.2 * requests + 1, sent  # without the budget: 3 × 30
+    assert sent <= requests * 1.5, sent  # without the budget: 150
+
+
+def test_sequential_failures_are_still_retried(storm: Gw, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.set_default(status=503)
+    for _ in range(5):
+        with pytest.raises(openai.InternalServerError):
+            storm.client().chat.completions.create(model="storm", messages=MESSAGES)
+    assert len(fake_upstream.requests) == 15
 
 
 def test_a_long_retry_after_is_answered_at_once(storm: Gw, fake_upstream: FakeUpstream) -> None:

@@ -272,27 +272,55 @@ async def test_fallback_groups_the_caller_may_not_use_are_skipped() -> None:
 
 
 async def test_the_retry_budget_stops_multiplying_a_storm() -> None:
-    """Every request fails: retries are at most 20 % of requests plus a burst of min_retries."""
-    router, _, _ = make([dep("a")], num_retries=2, allowed_fails=10_000, retry_budget_min_retries=4)
-    script = Script(a=e503())
-    for _ in range(100):
-        with pytest.raises(UpstreamError):
-            await router.run("g", script)
-    retries = len(script.calls) - 100
-    assert 4 <= retries <= 4 + 0.2 * 100 + 1
+    """100 requests in flight all fail: at most 20 % of them are retried at once (and 3 always may)."""
+    router, _, _ = make([dep("a")], num_retries=2, allowed_fails=10_000)
+    first, retries = asyncio.Event(), asyncio.Event()
+    calls: list[int] = []
+
+    async def failing(d: Deployment) -> str:
+        calls.append(len(calls))
+        await (first if len(calls) <= 100 else retries).wait()
+        raise e503()
+
+    tasks = [asyncio.ensure_future(router.run("g", failing)) for _ in range(100)]
+    while len(calls) < 100:
+        await asyncio.sleep(0)
+    first.set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    retries.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, UpstreamError) for r in results)
+    assert 100 + 3 <= len(calls) <= 100 + 20 + 3 + 1, len(calls)  # without the budget: 300
+    assert router._budget.in_flight("a") == (0, 0)
 
 
-async def test_the_retry_budget_refills_with_requests() -> None:
-    router, _, _ = make([dep("a")], num_retries=1, allowed_fails=10_000, retry_budget_min_retries=1)
+async def test_sequential_failures_are_always_retried() -> None:
+    router, _, _ = make([dep("a")], num_retries=1, allowed_fails=10_000)
     failing = Script(a=e503())
-    for _ in range(3):
+    for _ in range(50):
         with pytest.raises(UpstreamError):
             await router.run("g", failing)
-    assert failing.calls == ["a", "a", "a", "a"]  # one retry, then none left
-    for _ in range(5):
-        await router.run("g", Script())
-    recovering = Script(a=[e503()])
-    assert await router.run("g", recovering) == "ok:a" and recovering.calls == ["a", "a"]
+    assert len(failing.calls) == 100
+
+
+async def test_the_retry_budget_is_given_back_when_a_request_is_cancelled() -> None:
+    router, _, _ = make([dep("a")], num_retries=1, allowed_fails=10_000)
+    hang = asyncio.Event()
+
+    async def fail_then_hang(d: Deployment) -> str:
+        if router._budget.in_flight("a")[1] == 0:
+            raise e503()
+        await hang.wait()
+        return "never"
+
+    task = asyncio.ensure_future(router.run("g", fail_then_hang))
+    while router._budget.in_flight("a") != (1, 1):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert router._budget.in_flight("a") == (0, 0)
 
 
 async def test_all_fallbacks_failing_raises_the_last_error() -> None:
