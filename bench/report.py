@@ -91,8 +91,18 @@ def _targets(results: dict, ratios: list[dict], index: dict) -> list[dict]:
             row = index.get(("gatehouse", scenario, 1))
             value = row.get("added_p50_ms") if row else None
             out.append(_target(f"{scenario}: gatehouse added p50 at c=1", value, ADDED_P50_TARGET_MS, False, " ms"))
-PROVIDER_TARGETS = {"anthropic": ("plain", 0.70), "anthropic-stream": ("stream", 0.60),
-                    "bedrock": ("plain", 0.70), "bedrock-stream": ("stream", 0.60)}
+    return out + _provider_targets(index) + _resource_targets(results)
+
+
+def _provider_targets(index: dict) -> list[dict]:
+    out = []
+    for scenario, (own, share) in PROVIDER_TARGETS.items():
+        value = _ratio(index.get(("gatehouse", scenario, CHART_CONCURRENCY)),
+                       index.get(("gatehouse", own, CHART_CONCURRENCY)))
+        if value is not None:
+            out.append(_target(f"{scenario}: gatehouse RPS ÷ gatehouse {own} RPS at c={CHART_CONCURRENCY}",
+                               value, share, True))
+    return out
 
 
 def _resource_targets(results: dict) -> list[dict]:
