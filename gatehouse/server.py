@@ -22,6 +22,7 @@ from .errors import GatewayError, InternalError, NotFoundError, render
 from .openapi import docs_routes
 from .request_body import BodyLimits, FieldCheck, read_body, read_form
 from .replies import SSE_HEADERS, JsonReply, Reply
+from .ui import install_ui
 
 __all__ = ["build_application", "AiohttpInbound"]
 
@@ -120,6 +121,7 @@ def build_application(gateway: Any) -> web.Application:
     app.router.add_routes(ops_routes(gateway))
     app.router.add_routes(gateway.key_routes)
     app.router.add_routes(docs_routes(gateway.router.group_names(), sorted(gateway.flow.guardrail_names)))
+    install_ui(app, gateway)
     return app
 
 
