@@ -38,6 +38,7 @@ from .response_cache import CacheSettings, ResponseCache
 from .routing.deployment import RouterSettings, deployments_from_config
 from .routing.router import Router
 from .ui.settings import UISettings
+from .upstream import Upstream
 
 __all__ = ["Gateway"]
 
@@ -105,18 +106,19 @@ class Gateway:
         self.pipeline, self.logging_hooks = self.policies.full.pipeline, self.policies.full.logging
         self.rules = PostCallRules(loader.rules(config.post_call_rules))
         self.response_cache = self._response_cache()
+        self.upstream = Upstream(
+            router=self.router, providers=self.providers, rules=self.rules, metrics=self.metrics,
+            responses=self.response_cache, hold_stream_for_rules=config.post_call_rules_streaming == "hold",
+        )
         self.flow = Flow(
-            auth=self.auth, router=self.router, providers=self.providers, policies=self.policies,
-            rules=self.rules,
+            auth=self.auth, upstream=self.upstream, policies=self.policies,
             guardrail_names=frozenset(c.name for c in self.guardrail_configs),
             check_guardrails=functools.partial(check_requested, configs={c.name: c for c in self.guardrail_configs}),
             metrics=self.metrics,
-            responses=self.response_cache,
             settings=FlowSettings(
                 enforce_user_param=config.enforce_user_param,
                 include_call_id_in_error_body=config.include_call_id_in_error_body,
                 moderation_model=config.moderation_model,
-                hold_stream_for_rules=config.post_call_rules_streaming == "hold",
             ),
         )
 

@@ -6,11 +6,14 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .auth.identity import UserAPIKeyAuth
 from .endpoints import Endpoint
 from .untrusted import hook_headers
+
+if TYPE_CHECKING:  # the policy layer builds on Call; only its type is named here
+    from .policy.variants import Policy
 
 __all__ = ["Call", "Rejection", "new_call_id", "client_correlation_id"]
 
@@ -54,15 +57,15 @@ class Call:
     endpoint: Endpoint
     route: str
     headers: Mapping[str, str]
+    policy: Policy
+    """The hooks that run for this caller (before authentication: none)."""
     started: float = field(default_factory=time.time)
     auth: UserAPIKeyAuth | None = None
     model: str | None = None
     stream: bool = False
     deployment_id: str | None = None
-    data: dict[str, Any] | None = None
-    """The request as hooks see it, once prepared."""
-    policy: Any = None
-    """The :class:`gatehouse.policy.variants.Policy` chosen for this caller."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """The request as hooks see it, once prepared (empty before); hooks that return a new dict replace it."""
     response_headers: dict[str, str] = field(default_factory=dict)
     tried: list[str] = field(default_factory=list)
     """The model group of every upstream attempt, in order (fallback groups included)."""

@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from ..auth.identity import MASTER_KEY_TOKEN
-from ..objects import unwrap
+from ..views import unwrap
 from ..policy.custom_logger import CustomLogger
 
 __all__ = ["RequestLog", "CONTENT_LIMIT", "HASH_PREFIX", "WATCH_SECONDS"]

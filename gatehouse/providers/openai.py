@@ -18,11 +18,12 @@ from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 import aiohttp
 import orjson
 
-from ..answers import as_chunks
 from ..errors import BadRequestError, ResponseTooLargeError, UpstreamError
+from ..formats.openai_chat import CHAT
+from ..formats.openai_text import TEXT
 from ..routing.deployment import Deployment
-from .base import (DEFAULT_MAX_RESPONSE_BYTES, BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, read_capped, scrub,
-                   scrub_error, too_large_message)
+from .base import (DEFAULT_MAX_RESPONSE_BYTES, BufferedStream, DeploymentProblem, UploadFile, map_provider_errors,
+                   read_capped, scrub, scrub_error, too_large_message)
 from .compatible import PROVIDERS, Compatible
 from .credentials import env_names, from_env
 from .translated import bad_answer, json_object
@@ -39,9 +40,6 @@ PATHS = {
     "transcription": "/audio/transcriptions",
 }
 CHAT_ONLY = ("chat", "completion")
-
-#: litellm_params that shape the HTTP request rather than the body.
-TRANSPORT_PARAMS = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries"})
 
 
 class TokenSource(Protocol):
@@ -191,7 +189,8 @@ class OpenAICompatibleProvider:
                 raw = await read_capped(resp, self._max_bytes)
             finally:
                 resp.release()
-            return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(json_object(raw, deployment))])
+            chunks = (TEXT if operation == "completion" else CHAT).stream.from_answer(json_object(raw, deployment))
+            return BufferedStream([orjson.dumps(chunk) for chunk in chunks])
         return SSEStream(resp, timeout, self._max_bytes)
 
 

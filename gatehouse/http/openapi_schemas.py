@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .endpoints import Endpoint
+from ..endpoints import Endpoint
 
 __all__ = ["request_schema", "success_response", "ERROR_SCHEMA", "KEY_ROUTES"]
 

@@ -15,8 +15,8 @@ from typing import Any, Sequence
 import orjson
 from aiohttp import web
 
-from . import __version__
-from .endpoints import ENDPOINTS
+from .. import __version__
+from ..endpoints import ENDPOINTS
 from .openapi_schemas import ERROR_SCHEMA, KEY_ROUTES, request_schema, success_response
 
 __all__ = ["openapi_document", "docs_routes", "OPENAPI_VERSION"]
