@@ -62,11 +62,15 @@ class Call:
     started: float = field(default_factory=time.time)
     auth: UserAPIKeyAuth | None = None
     model: str | None = None
+    group: str | None = None
+    """The model group ``model`` names (an alias's target, a wildcard group), once routed."""
     stream: bool = False
     deployment_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     """The request as hooks see it, once prepared (empty before); hooks that return a new dict replace it."""
     response_headers: dict[str, str] = field(default_factory=dict)
+    tried: list[str] = field(default_factory=list)
+    """The model group of every upstream attempt, in order (fallback groups included)."""
     trace: list[tuple[str, str, str, float]] = field(default_factory=list)
     """``(stage, callback, outcome, milliseconds)`` of every hook that ran."""
     trace_id: str | None = None
@@ -85,6 +89,14 @@ class Call:
     def label(self) -> str:
         """How log lines name the call: its id, and the client's trace id when it sent one."""
         return self.id if self.trace_id is None else f"{self.id} trace={self.trace_id}"
+
+    @property
+    def served_model(self) -> str | None:
+        """The name answers carry: the model asked for (an alias or a wildcard-matched name as sent),
+        or the fallback group that answered after a fallback."""
+        if not self.tried or self.tried[-1] == (self.group or self.model):
+            return self.model
+        return self.tried[-1]
 
     def note(self, stage: str, label: str, outcome: str, started: float) -> None:
         self.trace.append((stage, label, outcome, round((time.perf_counter() - started) * 1000, 3)))
