@@ -28,6 +28,7 @@ from .plugins.spend import SpendTracker
 from .config.errors import ConfigError
 from .pricing import PriceFileError, PriceMap
 from .pricing.prices import PRICE_FILE_ENV
+from .pricing.served import served_table
 from .policy.loading import Loader
 from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
@@ -63,6 +64,7 @@ class Gateway:
         except PriceFileError as exc:
             raise ConfigError(str(exc), key=PRICE_FILE_ENV, source=source) from None
         self.prices = {d.id: price_map.for_deployment(d) for d in deployments}
+        self.served = served_table(deployments, self.prices)
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
         self.providers = Providers(deployments, source=source)
         redis = config.redis
@@ -94,6 +96,7 @@ class Gateway:
             check_guardrails=functools.partial(check_requested, configs={c.name: c for c in self.guardrail_configs}),
             metrics=self.metrics,
             responses=self.response_cache,
+            served=self.served,
             settings=FlowSettings(
                 enforce_user_param=config.enforce_user_param,
                 include_call_id_in_error_body=config.include_call_id_in_error_body,

@@ -6,11 +6,14 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .auth.identity import UserAPIKeyAuth
 from .endpoints import Endpoint
 from .untrusted import hook_headers
+
+if TYPE_CHECKING:
+    from .pricing.served import Served
 
 __all__ = ["Call", "Rejection", "new_call_id", "client_correlation_id"]
 
@@ -70,6 +73,10 @@ class Call:
     """The client's correlation id (``x-litellm-trace-id``, else ``x-litellm-call-id``), if it sent one."""
     hide_usage: bool = False
     """The gateway asked the upstream for stream usage the client did not ask for: not relayed."""
+    served: "Served | None" = None
+    """The deployment that answered (its provider, model, price), once known."""
+    cost: float | None = None
+    """The answer's cost in USD (``x-litellm-response-cost``): 0 for errors; ``None`` until known (streams: at the end)."""
     _visible_headers: dict[str, str] | None = None
 
     def visible_headers(self) -> dict[str, str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import orjson
 
@@ -26,6 +26,7 @@ from .errors import (AuthenticationError, BadRequestError, GatewayError, Interna
 from .metrics import Metrics
 from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
+from .pricing.served import Served, answer_cost, cost_text
 from .providers import Providers
 from .answers import rejection_body, rejection_frames
 from .replies import Inbound, JsonReply, Reply, StreamReply
@@ -61,13 +62,14 @@ class Flow:
         self, *, auth: Authenticator, router: Router, providers: Providers, policies: PolicySet,
         rules: PostCallRules, guardrail_names: frozenset[str],
         check_guardrails: Callable[[dict[str, Any], frozenset[str]], None], metrics: Metrics,
-        settings: FlowSettings, responses: ResponseCache | None = None,
+        settings: FlowSettings, responses: ResponseCache | None = None, served: Mapping[str, Served] | None = None,
     ) -> None:
         self.auth, self.router, self.providers, self.policies = auth, router, providers, policies
         self.rules, self.metrics, self.settings = rules, metrics, settings
         self.guardrail_names = guardrail_names
         self.check_guardrails = check_guardrails
         self.responses = responses
+        self.served: Mapping[str, Served] = served or {}
         self._defaults: dict[str, dict[str, Any]] = {}
         self._counters: dict[tuple[str, int], Any] = {}
 
@@ -240,6 +242,7 @@ class Flow:
     # -- answers -----------------------------------------------------------------
     async def _stream(self, call: Call, data: dict[str, Any]) -> Reply:
         upstream = await call.policy.pipeline.run_during(call, data, self._open_stream(call, data))
+        call.served = self.served.get(call.deployment_id or "")  # the cost is known at the end (logging stage)
         rules = self.rules if call.endpoint.post_call_rules and not self.settings.hold_stream_for_rules else None
         frames = await call.policy.relay.start(call, data, upstream, rules, on_error=self._stream_error)
         if call.policy.pipeline.response_headers:
@@ -259,6 +262,8 @@ class Flow:
         if isinstance(response, dict) and data.get("include_guardrail_response") is True:
             metadata = data.get("metadata") or {}
             response["guardrail_information"] = metadata.get("standard_logging_guardrail_information") or []
+        call.served = self.served.get(call.deployment_id or "")
+        call.cost = answer_cost(call.served, response)
         if call.policy.pipeline.response_headers:
             await call.policy.pipeline.run_response_headers(call, data, response)
         call.policy.logging.success(call, data, response)
@@ -272,6 +277,7 @@ class Flow:
 
     async def _rejected(self, call: Call, data: dict[str, Any], rejection: Rejection) -> Reply:
         kind = call.endpoint.reject_as
+        call.cost = 0.0
         if kind is None:
             raise BadRequestError(rejection.message)
         error = BadRequestError(rejection.message)
@@ -286,6 +292,7 @@ class Flow:
 
     async def _fail(self, call: Call, data: dict[str, Any], exc: BaseException, authenticated: bool) -> JsonReply:
         error = from_exception(exc)
+        call.cost = 0.0
         if not isinstance(exc, GatewayError):
             log.error("call %s: internal error", call.label, exc_info=exc)
             error = InternalError(f"Internal server error (call id {call.id})")
@@ -321,6 +328,8 @@ class Flow:
     def _headers(self, call: Call, data: dict[str, Any]) -> dict[str, str]:
         """The gateway's response headers; values never carry a control character (CR/LF would split the answer)."""
         headers = {"x-litellm-call-id": call.id}
+        if call.cost is not None:  # not on a stream: its cost is known only after the headers went out
+            headers["x-litellm-response-cost"] = cost_text(call.cost)
         if call.deployment_id is not None:
             headers["x-litellm-model-id"] = call.deployment_id
         metadata = data.get("metadata") if call.policy is not None and call.policy.decorate else None

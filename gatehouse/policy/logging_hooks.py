@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from ..background import Background
 from ..call import Call
 from ..errors import GatewayError
+from ..pricing.served import answer_cost
 from .pipeline import BoundHook, bind
 
 __all__ = ["LoggingHooks"]
@@ -95,6 +96,8 @@ def event_kwargs(
     usage = response.get("usage") if isinstance(response, dict) else None
     usage = usage if isinstance(usage, dict) else {}
     end = end or time.time()
+    cost = _cost(call, status, response)
+    served = call.served
     standard = {
         "id": call.id,
         "trace_id": data.get("litellm_trace_id", call.id),
@@ -110,7 +113,13 @@ def event_kwargs(
         "prompt_tokens": usage.get("prompt_tokens", 0),
         "completion_tokens": usage.get("completion_tokens", 0),
         "total_tokens": usage.get("total_tokens", 0),
-        "response_cost": 0.0,
+        "response_cost": cost,
+        "custom_llm_provider": served.provider if served else None,
+        "api_base": served.api_base if served else None,
+        "hidden_params": {"model_id": call.deployment_id, "api_base": served.api_base if served else None,
+                          "response_cost": cost, "litellm_model_name": served.model if served else None},
+        "cache_hit": call.response_headers.get("x-gatehouse-cache") == "hit",
+        "end_user": metadata.get("user_api_key_end_user_id") or data.get("user"),
         "metadata": {k: v for k, v in metadata.items() if k.startswith("user_api_key")},
         "request_tags": metadata.get("tags") or data.get("tags") or [],
         "messages": data.get("messages"),
@@ -134,7 +143,16 @@ def event_kwargs(
         "metadata": metadata,
         "start_time": _dt(call.started),
         "end_time": _dt(end),
-        "response_cost": 0.0,
+        "response_cost": cost,
         "exception": error,
         "standard_logging_object": standard,
     }
+
+
+def _cost(call: Call, status: str, response: Any) -> float:
+    """The answer's cost: set by the flow, else (a stream, priced at its end) from its assembled usage."""
+    if status != "success":
+        return 0.0
+    if call.cost is None:
+        call.cost = answer_cost(call.served, response)
+    return call.cost
