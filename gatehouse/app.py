@@ -36,6 +36,7 @@ from .providers import Providers
 from .response_cache import CacheSettings, ResponseCache
 from .routing.deployment import RouterSettings, deployments_from_config
 from .routing.router import Router
+from .spend.service import SpendLogs
 
 __all__ = ["Gateway"]
 
@@ -75,6 +76,8 @@ class Gateway:
         loader = Loader(config.base_dir, source=source)
         self.auth = build_authenticator(config.general_settings, master_key=config.master_key, store=self.store,
                                         cache_ttl=config.key_cache_ttl, loader=loader, source=source)
+        self.spend_logs = SpendLogs(config.general_settings, database_url=config.database_url,
+                                    data_dir=config.data_dir, source=source)
         self.keys = KeyManager(self.store, on_change=self.auth.forget)
         self.key_routes = key_routes(self.keys, self._authorize_admin)
         self.guardrail_configs = parse_guardrails(config.guardrails, source=source) + parse_guardrails(
@@ -104,6 +107,11 @@ class Gateway:
                 hold_stream_for_rules=config.post_call_rules_streaming == "hold",
             ),
         )
+        self.key_routes = self.key_routes + self.spend_logs.routes(
+            authenticate=self._identify, keys=self.store, forget=self.auth.forget)
+
+    async def _identify(self, request: Any) -> Any:
+        return await self.auth.authenticate(request.headers, route=request.path, request=request)
 
     async def _authorize_admin(self, request: Any) -> None:
         await self.auth.require_admin(request)
@@ -133,6 +141,7 @@ class Gateway:
         ordered += loader.event_functions(self.config.failure_callbacks, "failure")
         ordered += [(type(obj).__name__, obj) for obj in self._extra]
         ordered += [(f"guardrail:{g.guardrail_name}", g) for g in self.guardrails]
+        ordered += self.spend_logs.callbacks()  # one row per request (logging stage, in the background)
         return ordered
 
     def _spend_interval(self) -> float:
@@ -151,6 +160,7 @@ class Gateway:
     async def start(self) -> None:
         await self.store.open()
         await self.providers.start()
+        await self.spend_logs.start()
         for _, plugin in self.callbacks:
             startup = getattr(plugin, "startup", None)
             if callable(startup):
@@ -171,6 +181,7 @@ class Gateway:
         if self._cache_store is not None:
             await self._cache_store.close()
         await self.store.close()
+        await self.spend_logs.close()
 
     async def readiness(self) -> dict[str, Any]:
         db = await self.store.ping()

@@ -93,6 +93,8 @@ def event_kwargs(
     """LiteLLM's logging ``kwargs``, with a ``standard_logging_object``."""
     found = data.get("metadata")
     metadata: dict[str, Any] = found if isinstance(found, dict) else {}
+    if not metadata and call.auth is not None:  # failed before the request was read: who called is still known
+        metadata = call.auth.logging_fields()
     usage = response.get("usage") if isinstance(response, dict) else None
     usage = usage if isinstance(usage, dict) else {}
     end = end or time.time()

@@ -1,0 +1,267 @@
+"""Where spend-log rows live: the key store's database, through a connection of their own.
+
+::
+
+    open_spend_log_store(database_url, data_dir)   same database as the key store (SQLite or PostgreSQL)
+
+A store of its own (one aiosqlite connection, or an asyncpg pool of 1-2) so
+that writing a batch never queues behind key look-ups. ``open()`` runs the
+key store's migrations (idempotent; the table is migration 3). Queries are
+written once with :class:`Dialect` filling in what differs (placeholders, the
+day of a timestamp, expanding the JSON tag list).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+import aiosqlite
+import asyncpg
+import orjson
+
+from ..auth.keys import KeyStoreError, as_utc
+from ..auth.migrations import begin_immediate, execute_when_free, migrate_postgres, migrate_sqlite
+from ..auth.store import DEFAULT_SQLITE_FILE
+from ..auth.store_postgres import redact_url
+from .rows import SpendLogRow
+from .schema import FLAG_COLUMNS, JSON_COLUMNS, SPEND_LOG_COLUMNS, SPEND_LOGS_TABLE, TIME_COLUMNS
+
+__all__ = ["SpendLogStore", "LogFilter", "open_spend_log_store"]
+
+T = SPEND_LOGS_TABLE
+_PG_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Rows matching every field given; ``start`` inclusive, ``end`` exclusive."""
+
+    request_id: str | None = None
+    api_key: str | None = None
+    user_id: str | None = None
+    team_id: str | None = None
+    end_user: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class Dialect:
+    """What differs between SQLite and PostgreSQL in the queries below."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.postgres = name == "postgres"
+        self.day = ("to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD')" if self.postgres
+                    else "substr(start_time, 1, 10)")
+        self.tags = (f"{T} CROSS JOIN LATERAL jsonb_array_elements_text({T}.request_tags) AS tag(value)"
+                     if self.postgres else f"{T}, json_each({T}.request_tags) AS tag")
+
+    def mark(self, n: int) -> str:
+        return f"${n}" if self.postgres else "?"
+
+    def encode(self, column: str, value: Any) -> Any:
+        if value is None or self.postgres:
+            return value  # asyncpg takes datetimes and bools; the pool's codec encodes JSONB
+        if column in JSON_COLUMNS:
+            return orjson.dumps(value).decode()
+        if column in TIME_COLUMNS:
+            return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        if column in FLAG_COLUMNS:
+            return 1 if value else 0
+        return value
+
+    def decode(self, row: Any) -> SpendLogRow:
+        values = {name: row[name] for name in SPEND_LOG_COLUMNS}
+        if not self.postgres:
+            for name in JSON_COLUMNS:
+                if values[name] is not None:
+                    values[name] = orjson.loads(values[name])
+            for name in TIME_COLUMNS:
+                if values[name] is not None:
+                    values[name] = datetime.fromisoformat(values[name])
+            for name in FLAG_COLUMNS:
+                values[name] = bool(values[name])
+        return SpendLogRow.from_mapping(values)
+
+    def where(self, f: LogFilter) -> tuple[str, list[Any]]:
+        parts: list[str] = []
+        params: list[Any] = []
+        for column, value in (("api_key", f.api_key), ("user_id", f.user_id), ("team_id", f.team_id),
+                              ("end_user", f.end_user)):
+            if value is not None:
+                params.append(value)
+                parts.append(f"{column} = {self.mark(len(params))}")
+        if f.request_id is not None:  # the call id, or the answer's id (LiteLLM's request_id)
+            params.append(f.request_id)
+            parts.append(f"(request_id = {self.mark(len(params))} OR response_id = {self.mark(len(params) + 1)})")
+            params.append(f.request_id)
+        for op, moment in ((">=", f.start), ("<", f.end)):
+            if moment is not None:
+                params.append(self.encode("start_time", moment))
+                parts.append(f"start_time {op} {self.mark(len(params))}")
+        return (" AND ".join(parts) or "1 = 1"), params
+
+
+class SpendLogStore:
+    """Spend-log rows in SQLite (``path``) or PostgreSQL (``dsn``)."""
+
+    def __init__(self, *, path: str | None = None, dsn: str | None = None) -> None:
+        self._path, self._dsn = path, dsn
+        self.dialect = Dialect("postgres" if dsn else "sqlite")
+        self._conn: aiosqlite.Connection | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"SpendLogStore({redact_url(self._dsn) if self._dsn else self._path!r})"
+
+    async def open(self) -> None:
+        try:
+            if self._dsn:
+                self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=2, init=_pg_codecs)
+                async with self._pool.acquire() as conn:
+                    await migrate_postgres(conn)
+            else:
+                assert self._path is not None
+                conn = await aiosqlite.connect(self._path, isolation_level=None)
+                conn.row_factory = sqlite3.Row
+                await conn.execute("PRAGMA busy_timeout = 5000")
+                if self._path != ":memory:":
+                    await execute_when_free(conn, "PRAGMA journal_mode = WAL")
+                await migrate_sqlite(conn)
+                self._conn = conn
+        except (*_PG_ERRORS, sqlite3.Error, ValueError) as exc:
+            await self.close()
+            raise KeyStoreError(f"cannot open the spend logs in {self!r}: {type(exc).__name__}: {exc}") from exc
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        pool, self._pool = self._pool, None
+        if conn is not None:
+            await conn.close()
+        if pool is not None:
+            await pool.close()
+
+    # -- writing -----------------------------------------------------------------------
+    async def insert(self, rows: Sequence[SpendLogRow]) -> None:
+        """Add rows in one transaction (a request id already stored is skipped)."""
+        if not rows:
+            return
+        d = self.dialect
+        marks = ", ".join(d.mark(i) for i in range(1, len(SPEND_LOG_COLUMNS) + 1))
+        sql = f"INSERT INTO {T} ({', '.join(SPEND_LOG_COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+        params = [tuple(d.encode(c, v) for c, v in zip(SPEND_LOG_COLUMNS, row.values())) for row in rows]
+        if self._pool is not None:
+            async with self._pg() as pool, pool.acquire() as conn, conn.transaction():
+                await conn.executemany(sql, params)
+            return
+        async with self._sqlite() as conn:
+            await begin_immediate(conn)
+            try:
+                await conn.executemany(sql, params)
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+
+    async def delete_before(self, cutoff: datetime) -> int:
+        """Delete rows that started before ``cutoff``; how many."""
+        d = self.dialect
+        sql = f"DELETE FROM {T} WHERE start_time < {d.mark(1)}"
+        if self._pool is not None:
+            async with self._pg() as pool:
+                status = await pool.execute(sql, cutoff)
+            return int(status.rsplit(" ", 1)[-1])
+        async with self._sqlite() as conn:
+            cursor = await conn.execute(sql, [d.encode("start_time", cutoff)])
+            return max(cursor.rowcount, 0)
+
+    # -- reading -----------------------------------------------------------------------
+    async def find(self, f: LogFilter, *, limit: int) -> list[SpendLogRow]:
+        """Matching rows, newest first."""
+        clause, params = self.dialect.where(f)
+        sql = (f"SELECT {', '.join(SPEND_LOG_COLUMNS)} FROM {T} WHERE {clause} "
+               f"ORDER BY start_time DESC LIMIT {int(limit)}")
+        return [self.dialect.decode(r) for r in await self._fetch(sql, params)]
+
+    async def aggregate(self, f: LogFilter, by: Sequence[str]) -> list[dict[str, Any]]:
+        """``SUM(spend)``, token sums and the row count per distinct ``by`` (column names, or ``day``)."""
+        d = self.dialect
+        allowed = {"day": d.day, "api_key": "api_key", "user_id": "user_id", "model": "model",
+                   "team_id": "team_id", "team_alias": "team_alias", "end_user": "end_user", "key_alias": "key_alias"}
+        keys = [f"{allowed[name]} AS {name}" for name in by]
+        clause, params = d.where(f)
+        group = ", ".join(allowed[name] for name in by)
+        sql = (f"SELECT {', '.join(keys)}, SUM(spend) AS spend, SUM(total_tokens) AS total_tokens, "
+               f"SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens, "
+               f"COUNT(*) AS requests FROM {T} WHERE {clause} GROUP BY {group} ORDER BY {group}")
+        return [dict(r) for r in await self._fetch(sql, params)]
+
+    async def by_tag(self, f: LogFilter) -> list[dict[str, Any]]:
+        """Rows and spend per request tag (a row counts once for each of its tags)."""
+        d = self.dialect
+        clause, params = d.where(f)
+        sql = (f"SELECT tag.value AS tag, COUNT(*) AS log_count, SUM(spend) AS total_spend FROM {d.tags} "
+               f"WHERE {clause} GROUP BY tag.value ORDER BY total_spend DESC, tag.value")
+        return [dict(r) for r in await self._fetch(sql, params)]
+
+    async def ping(self) -> bool:
+        try:
+            await self._fetch("SELECT 1 AS one", [])
+        except KeyStoreError:
+            return False
+        return True
+
+    # -- connections -------------------------------------------------------------------
+    async def _fetch(self, sql: str, params: list[Any]) -> list[Any]:
+        if self._pool is not None:
+            async with self._pg() as pool:
+                return list(await pool.fetch(sql, *params))
+        async with self._sqlite() as conn:
+            async with conn.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+
+    def _pg(self) -> Any:
+        return _Guard(self, self._pool)
+
+    def _sqlite(self) -> Any:
+        return _Guard(self, self._conn, self._lock)
+
+
+class _Guard:
+    """The connection or pool; database errors become :class:`KeyStoreError` (SQLite: one task at a time)."""
+
+    def __init__(self, store: SpendLogStore, handle: Any, lock: asyncio.Lock | None = None) -> None:
+        self.store, self.handle, self.lock = store, handle, lock
+
+    async def __aenter__(self) -> Any:
+        if self.handle is None:
+            raise KeyStoreError("the spend log store is not open")
+        if self.lock is not None:
+            await self.lock.acquire()
+        return self.handle
+
+    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if self.lock is not None:
+            self.lock.release()
+        if isinstance(exc, (*_PG_ERRORS, sqlite3.Error)):
+            raise KeyStoreError(f"spend log store error: {type(exc).__name__}: {exc}") from exc
+
+
+async def _pg_codecs(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+                              schema="pg_catalog")
+
+
+def open_spend_log_store(database_url: str | None, data_dir: Path) -> SpendLogStore:
+    """The spend-log store in the key store's database (same rules as ``open_key_store``)."""
+    if not database_url:
+        return SpendLogStore(path=str(Path(data_dir) / DEFAULT_SQLITE_FILE))
+    if database_url.split(":", 1)[0].lower() in ("postgresql", "postgres"):
+        return SpendLogStore(dsn=database_url)
+    return SpendLogStore(path=database_url[len("sqlite:///"):])
