@@ -11,7 +11,7 @@ import pytest
 from gatehouse.auth.keys import hash_key
 from gatehouse.testing import GatewayProcess
 
-from .conftest import CHAT_COST, IN, MASTER, by_request, new_key
+from spend_support import CHAT_COST, IN, MASTER, by_request, new_key
 
 HI = [{"role": "user", "content": "hi"}]
 

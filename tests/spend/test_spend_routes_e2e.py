@@ -11,7 +11,7 @@ import pytest
 from gatehouse.auth.keys import hash_key
 from gatehouse.testing import GatewayProcess
 
-from .conftest import CHAT_COST, admin, by_request, get, new_key
+from spend_support import CHAT_COST, admin, by_request, get, new_key
 
 HI = [{"role": "user", "content": "hi"}]
 TODAY = datetime.now(timezone.utc).date()

@@ -13,7 +13,7 @@ import yaml
 
 from gatehouse.testing import FakeUpstream, GatewayProcess
 
-from .conftest import MASTER, by_request, get, spend_config
+from spend_support import MASTER, by_request, get, spend_config
 
 HI = [{"role": "user", "content": "hi"}]
 
