@@ -35,7 +35,8 @@ import report  # noqa: E402
 from fakes import Fakes  # noqa: E402
 from load import LoadError, LoadResult, LoadSpec, run_python, run_wrk, wrk_version  # noqa: E402
 from procs import Proc, ProcError, Usage, free_port  # noqa: E402
-from scenarios import SCENARIOS, Scenario, render_config, request_body, request_headers, verify_response  # noqa: E402
+from scenarios import (SCENARIOS, Scenario, make_virtual_key, render_config, request_body,  # noqa: E402
+                       request_headers, verify_response)
 from systems import (LITELLM_VERSION, SYSTEMS, InstallError, System, ensure_litellm,  # noqa: E402
                      launch)
 
@@ -101,6 +102,8 @@ def _systems(args: argparse.Namespace) -> list[System]:
 def _scenarios_for(system: System, args: argparse.Namespace) -> list[Scenario]:
     """Baselines run one scenario per request shape; the scaling row runs plain only."""
     wanted = [SCENARIOS[name] for name in args.scenarios]
+    if system.kind != "gatehouse":
+        wanted = [s for s in wanted if not s.virtual_key]  # LiteLLM needs a database for virtual keys
     if system.name == "gatehouse-w2":
         return [SCENARIOS["plain"]]
     if system.baseline:
@@ -206,6 +209,8 @@ class Runner:
             proc.stop()
             raise
         self.startups.append(_startup_row(system, scenario, ready_s=ready_s, usage=proc.usage()))
+        if scenario.virtual_key:
+            make_virtual_key(f"http://127.0.0.1:{port}")
         return Target(f"http://127.0.0.1:{port}/v1/chat/completions", proc)
 
     def _measure_all(self, system: System, scenario: Scenario, target: Target) -> None:
@@ -247,7 +252,7 @@ class Runner:
         return row
 
     def _load(self, url: str, scenario: Scenario, c: int, duration: int) -> LoadResult:
-        spec = LoadSpec(url, request_body(scenario.stream), request_headers(), c, duration,
+        spec = LoadSpec(url, request_body(scenario.stream), request_headers(scenario), c, duration,
                         threads=self.args.wrk_threads)
         return run_wrk(spec) if self.generator == "wrk" else run_python(spec, self.args.python)
 

@@ -20,11 +20,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Scenario", "SCENARIOS", "MASTER_KEY", "request_body", "request_headers",
-           "render_config", "verify_response"]
+__all__ = ["Scenario", "SCENARIOS", "MASTER_KEY", "VIRTUAL_KEY", "request_body", "request_headers",
+           "render_config", "verify_response", "make_virtual_key"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 MASTER_KEY = "sk-bench-1234"
+#: The virtual key the ``vkey`` scenarios use (run.py makes it with ``/key/generate`` before the load).
+VIRTUAL_KEY = "sk-bench-virtual-key-0001"
 STREAM_CHUNKS = 20
 
 
@@ -35,6 +37,8 @@ class Scenario:
     stream: bool = False
     modules: tuple[str, ...] = ()      # python files the config names, copied beside it
     about: str = ""
+    virtual_key: bool = False          # the load uses VIRTUAL_KEY (Gatehouse only: LiteLLM needs a database for it)
+    spend_logs_off: bool = False       # ${SPEND_LOGS_OFF} in the template
 
     @property
     def shape(self) -> str:
@@ -52,6 +56,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("anthropic", "anthropic.yaml", about="one anthropic/ deployment: request and answer translated"),
     Scenario("anthropic-stream", "anthropic.yaml", stream=True,
              about=f"anthropic config, stream: true ({STREAM_CHUNKS} Anthropic text deltas translated)"),
+    Scenario("vkey", "vkey.yaml", virtual_key=True,
+             about="a virtual key (spend tracked), one spend-log row per request (the default)"),
+    Scenario("vkey-nolog", "vkey.yaml", virtual_key=True, spend_logs_off=True,
+             about="as vkey, with general_settings.disable_spend_logs: true"),
 )}
 
 
@@ -63,15 +71,29 @@ def request_body(stream: bool) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def request_headers() -> dict[str, str]:
-    return {"Content-Type": "application/json", "Authorization": f"Bearer {MASTER_KEY}"}
+def request_headers(scenario: Scenario | None = None) -> dict[str, str]:
+    key = VIRTUAL_KEY if scenario is not None and scenario.virtual_key else MASTER_KEY
+    return {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+
+
+def make_virtual_key(base_url: str, timeout: float = 30.0) -> None:
+    """``POST /key/generate`` for :data:`VIRTUAL_KEY` (already there is fine)."""
+    request = urllib.request.Request(f"{base_url}/key/generate", data=json.dumps({"key": VIRTUAL_KEY}).encode(),
+                                     headers=request_headers(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 - loopback URL we built
+            return
+    except urllib.error.HTTPError as e:
+        if e.code != 400:  # 400: the key exists
+            raise
 
 
 def render_config(scenario: Scenario, dest: Path, upstream_base: str, guardrail_base: str) -> Path:
     """Write the scenario's config (ports filled in) and its modules into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     text = (CONFIG_DIR / scenario.template).read_text()
-    text = string.Template(text).substitute(UPSTREAM_BASE=upstream_base, GUARDRAIL_BASE=guardrail_base)
+    text = string.Template(text).substitute(UPSTREAM_BASE=upstream_base, GUARDRAIL_BASE=guardrail_base,
+                                            SPEND_LOGS_OFF="true" if scenario.spend_logs_off else "false")
     path = dest / "config.yaml"
     path.write_text(text)
     for module in scenario.modules:
@@ -79,8 +101,8 @@ def render_config(scenario: Scenario, dest: Path, upstream_base: str, guardrail_
     return path
 
 
-def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, headers=request_headers(), method="POST")
+def _post(url: str, body: bytes, timeout: float, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers or request_headers(), method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as r:  # noqa: S310 - loopback URL we built
             return r.status, r.read()
@@ -105,7 +127,7 @@ def _deltas(event: dict) -> list[str]:
 def verify_response(url: str, scenario: Scenario, timeout: float = 30.0) -> str | None:
     """Send one request; None if the answer is right, else what is wrong with it."""
     try:
-        status, raw = _post(url, request_body(scenario.stream), timeout)
+        status, raw = _post(url, request_body(scenario.stream), timeout, request_headers(scenario))
     except OSError as e:
         return f"request failed: {e}"
     if status != 200:

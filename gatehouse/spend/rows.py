@@ -7,7 +7,8 @@ like any other.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field, fields
+import operator
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -58,7 +59,8 @@ class SpendLogRow:
     response: Any = None
 
     def values(self) -> tuple[Any, ...]:
-        return astuple(self)
+        """The column values, in table order (not copied)."""
+        return _values(self)  # type: ignore[no-any-return]
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> SpendLogRow:
@@ -86,6 +88,7 @@ class SpendLogRow:
 
 
 assert tuple(f.name for f in fields(SpendLogRow)) == SPEND_LOG_COLUMNS, "SpendLogRow must follow the table"
+_values = operator.attrgetter(*SPEND_LOG_COLUMNS)
 
 
 def row_from_event(kwargs: Mapping[str, Any], *, store_prompts: bool) -> SpendLogRow | None:
@@ -127,7 +130,7 @@ def row_from_event(kwargs: Mapping[str, Any], *, store_prompts: bool) -> SpendLo
         error_code=_str(error.get("error_code")),
         cache_hit=standard.get("cache_hit") is True,
         stream=standard.get("stream") is True,
-        request_tags=[t for t in standard.get("request_tags") or [] if isinstance(t, str)],
+        request_tags=_tags(standard.get("request_tags")),
         guardrails=_guardrails(standard.get("guardrail_information")),
         metadata=_metadata(standard, error),
     )
@@ -138,7 +141,11 @@ def row_from_event(kwargs: Mapping[str, Any], *, store_prompts: bool) -> SpendLo
 
 
 def _metadata(standard: Mapping[str, Any], error: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"trace_id": standard.get("trace_id")}
+    """The trace id when the client set one, and the error's message."""
+    out: dict[str, Any] = {}
+    trace = standard.get("trace_id")
+    if trace and trace != standard.get("id"):
+        out["trace_id"] = trace
     if standard.get("error_str"):
         out["error_information"] = {**error, "error_message": standard.get("error_str")}
     return out
@@ -152,9 +159,13 @@ def _request_body(kwargs: Mapping[str, Any], standard: Mapping[str, Any]) -> Any
     return None
 
 
+def _tags(tags: Any) -> list[str]:
+    return [t for t in tags if isinstance(t, str)] if tags else []
+
+
 def _guardrails(records: Any) -> list[dict[str, Any]]:
     """``{name, mode, status, duration}`` of each guardrail that ran."""
-    if not isinstance(records, list):
+    if not records or not isinstance(records, list):
         return []
     return [{"name": r.get("guardrail_name"), "mode": r.get("guardrail_mode"), "status": r.get("guardrail_status"),
              "duration": r.get("duration")} for r in records if isinstance(r, dict)]

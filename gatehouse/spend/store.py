@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -61,6 +61,22 @@ class Dialect:
         self.tags = (f"{T} CROSS JOIN LATERAL jsonb_array_elements_text({T}.request_tags) AS tag(value)"
                      if self.postgres else f"{T}, json_each({T}.request_tags) AS tag")
 
+        #: (column index, encoder) for the columns SQLite stores differently (JSON text, ISO time text, 0/1)
+        self._encoders: list[tuple[int, Any]] = [] if self.postgres else [
+            (i, _SQLITE_ENCODERS[kind]) for i, name in enumerate(SPEND_LOG_COLUMNS)
+            for kind, names in (("json", JSON_COLUMNS), ("time", TIME_COLUMNS), ("flag", FLAG_COLUMNS))
+            if name in names]
+
+    def encode_row(self, row: SpendLogRow) -> tuple[Any, ...]:
+        values = row.values()
+        if not self._encoders:
+            return values
+        out = list(values)
+        for i, encode in self._encoders:
+            if out[i] is not None:
+                out[i] = encode(out[i])
+        return tuple(out)
+
     def mark(self, n: int) -> str:
         return f"${n}" if self.postgres else "?"
 
@@ -70,7 +86,7 @@ class Dialect:
         if column in JSON_COLUMNS:
             return orjson.dumps(value).decode()
         if column in TIME_COLUMNS:
-            return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+            return _iso(value)
         if column in FLAG_COLUMNS:
             return 1 if value else 0
         return value
@@ -107,6 +123,24 @@ class Dialect:
         return (" AND ".join(parts) or "1 = 1"), params
 
 
+def _iso(value: datetime) -> str:
+    """Fixed-width ISO 8601 in UTC (``2025-01-31T12:00:00.000000+00:00``): sorts as text."""
+    return (value if value.tzinfo is timezone.utc else as_utc(value)).isoformat(timespec="microseconds")
+
+
+def _json_text(value: Any) -> str:
+    if not value:
+        return "[]" if isinstance(value, list) else "{}" if isinstance(value, dict) else orjson.dumps(value).decode()
+    return orjson.dumps(value).decode()
+
+
+_SQLITE_ENCODERS: dict[str, Any] = {
+    "json": _json_text,
+    "time": _iso,
+    "flag": lambda v: 1 if v else 0,
+}
+
+
 class SpendLogStore:
     """Spend-log rows in SQLite (``path``) or PostgreSQL (``dsn``)."""
 
@@ -133,6 +167,7 @@ class SpendLogStore:
                 await conn.execute("PRAGMA busy_timeout = 5000")
                 if self._path != ":memory:":
                     await execute_when_free(conn, "PRAGMA journal_mode = WAL")
+                await conn.execute("PRAGMA synchronous = NORMAL")  # WAL: a crash loses at most the last batch
                 await migrate_sqlite(conn)
                 self._conn = conn
         except (*_PG_ERRORS, sqlite3.Error, ValueError) as exc:
@@ -155,7 +190,7 @@ class SpendLogStore:
         d = self.dialect
         marks = ", ".join(d.mark(i) for i in range(1, len(SPEND_LOG_COLUMNS) + 1))
         sql = f"INSERT INTO {T} ({', '.join(SPEND_LOG_COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-        params = [tuple(d.encode(c, v) for c, v in zip(SPEND_LOG_COLUMNS, row.values())) for row in rows]
+        params = [d.encode_row(row) for row in rows]
         if self._pool is not None:
             async with self._pg() as pool, pool.acquire() as conn, conn.transaction():
                 await conn.executemany(sql, params)
