@@ -21,7 +21,8 @@ CHART_CONCURRENCY = 64
 # Gatehouse RPS as a share of the pass-through proxy's, at c=64.
 PASSTHROUGH_TARGETS = {"plain": 0.50, "hooks": 0.45, "guardrail": 0.30, "stream": 0.50}
 # Translating providers: Gatehouse RPS on the provider scenario ÷ on its OpenAI-upstream scenario, at c=64.
-PROVIDER_TARGETS = {"anthropic": ("plain", 0.70), "anthropic-stream": ("stream", 0.60)}
+PROVIDER_TARGETS = {"anthropic": ("plain", 0.70), "anthropic-stream": ("stream", 0.60),
+                    "bedrock": ("plain", 0.70), "bedrock-stream": ("stream", 0.60)}
 SPEND_LOG_TARGETS = {"vkey": ("vkey-nolog", 0.90)}  # spend logs cost at most 10 % of RPS
 LITELLM_TARGET = 20.0            # every scenario, at c=64
 ADDED_P50_TARGET_MS = 0.5        # at c=1; not judged for guardrail (it adds a network hop by design)

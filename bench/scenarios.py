@@ -60,6 +60,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              about="a virtual key (spend tracked), one spend-log row per request (the default)"),
     Scenario("vkey-nolog", "vkey.yaml", virtual_key=True, spend_logs_off=True,
              about="as vkey, with general_settings.disable_spend_logs: true"),
+    Scenario("bedrock", "bedrock.yaml", about="a bedrock/ deployment: OpenAI chat → Converse (SigV4) → OpenAI"),
+    Scenario("bedrock-stream", "bedrock.yaml", stream=True,
+             about=f"a bedrock/ deployment, stream: true (ConverseStream event-stream, {STREAM_CHUNKS} deltas)"),
 )}
 
 

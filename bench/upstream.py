@@ -5,7 +5,8 @@
 and ``[DONE]`` as server-sent events (chunked transfer encoding, one HTTP
 chunk per event, as real providers send them). ``POST .../v1/messages``
 answers in Anthropic's format (``anthropic_upstream.py``). ``GET /stats`` gives
-the request counts; ``GET /health`` answers 200.
+the request counts; ``GET /health`` answers 200. ``POST /model/<id>/converse`` and
+``…/converse-stream`` answer as AWS Bedrock does (``bench/bedrock_wire.py``).
 
 Run: ``python bench/upstream.py --port 8001``.
 """
@@ -92,9 +93,20 @@ def build_router() -> Router:
         return messages_stream if _STREAM_TRUE.search(request.body) else messages_plain
 
     router.add(b"POST", lambda p: p.endswith(b"/v1/messages"), "messages", messages)
+    _add_bedrock(router)
     router.add(b"GET", lambda p: p == b"/stats", "stats", stats)
     router.add(b"GET", lambda p: p == b"/health", "health", lambda _: json_response(b'{"status":"ok"}'))
     return router
+
+
+def _add_bedrock(router: Router) -> None:
+    """Bedrock Converse routes (``/model/<id>/converse``, ``…/converse-stream``), counted as ``chat``."""
+    from bedrock_wire import converse_response, converse_stream_response
+
+    converse, stream = converse_response(), converse_stream_response()
+    router.add(b"POST", lambda p: p.startswith(b"/model/") and p.endswith(b"/converse"), "chat", lambda _: converse)
+    router.add(b"POST", lambda p: p.startswith(b"/model/") and p.endswith(b"/converse-stream"), "chat",
+               lambda _: stream)
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ NOT_IMPLEMENTED: Mapping[str, str] = {
     "general_settings.proxy_budget_rescheduler_max_time": "budgets do not reset on a schedule in Gatehouse",
     "general_settings.background_health_checks": "health checks of deployments are not implemented",
     "general_settings.health_check_interval": "health checks of deployments are not implemented",
-    "litellm_settings.modify_params": "Gatehouse sends requests as given",
+    "litellm_settings.modify_params": "only bedrock/ deployments read it; other providers get requests as given",
     "router_settings.model_group_alias": "aliases are not implemented; call the model group by its model_name",
     "callback_settings": "per-integration callback settings are not used (Gatehouse ships no logging integrations)",
 }

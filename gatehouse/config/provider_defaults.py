@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 __all__ = ["with_global_params", "GLOBAL_PARAMS"]
 
-GLOBAL_PARAMS = ("drop_params",)
+GLOBAL_PARAMS = ("drop_params", "modify_params")
 
 
 def with_global_params(model_list: Any, litellm_settings: Mapping[str, Any]) -> Any:

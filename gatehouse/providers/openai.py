@@ -1,25 +1,32 @@
-"""OpenAI-compatible upstreams (OpenAI, Azure OpenAI v1, vLLM, Ollama, Groq, ...).
+"""OpenAI-compatible upstreams: OpenAI and every row of :mod:`.compatible` (Groq, vLLM, Mistral, ...).
 
 One pooled aiohttp session per gateway process, created once and closed
-once. Request bodies are sent as given (unknown fields pass through);
-streamed answers are relayed event by event as they arrive.
+once. Request bodies are sent as given (unknown fields pass through, the
+row's parameter renames applied); streamed answers are relayed event by event
+as they arrive. Where each deployment's calls go and with which credential
+is worked out once, in :meth:`OpenAICompatibleProvider.check` at start-up
+(a :class:`Target`); :class:`~.azure.AzureProvider` builds its own targets.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any, AsyncIterator
+import os
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 
 import aiohttp
 import orjson
 
 from ..answers import as_chunks
-from ..errors import UpstreamError
+from ..errors import BadRequestError, UpstreamError
 from ..routing.deployment import Deployment
 from .base import BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, scrub, scrub_error
+from .compatible import PROVIDERS, Compatible
+from .credentials import env_names, from_env
+from .translated import bad_answer, json_object
 
-__all__ = ["OpenAICompatibleProvider", "DEFAULT_API_BASES"]
+__all__ = ["OpenAICompatibleProvider", "Target", "TokenSource", "PATHS", "CHAT_ONLY"]
 
 PATHS = {
     "chat": "/chat/completions",
@@ -29,37 +36,44 @@ PATHS = {
     "moderation": "/moderations",
     "transcription": "/audio/transcriptions",
 }
-
-#: Where providers that speak the OpenAI API live when ``api_base`` is not set.
-DEFAULT_API_BASES = {
-    "openai": "https://api.openai.com/v1",
-    "text-completion-openai": "https://api.openai.com/v1",
-    "groq": "https://api.groq.com/openai/v1",
-    "together_ai": "https://api.together.xyz/v1",
-    "deepseek": "https://api.deepseek.com/v1",
-    "mistral": "https://api.mistral.ai/v1",
-    "fireworks_ai": "https://api.fireworks.ai/inference/v1",
-    "openrouter": "https://openrouter.ai/api/v1",
-    "xai": "https://api.x.ai/v1",
-    "perplexity": "https://api.perplexity.ai",
-}
-#: Providers that need an explicit ``api_base``.
-SELF_HOSTED = ("azure", "hosted_vllm", "vllm", "openai_like", "custom_openai", "lm_studio", "ollama_chat", "ollama")
+CHAT_ONLY = ("chat", "completion")
 
 #: litellm_params that shape the HTTP request rather than the body.
 TRANSPORT_PARAMS = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """Per-deployment request pieces, computed once."""
+class TokenSource(Protocol):
+    """A bearer token the provider asks for on each call (kept fresh in the background)."""
 
-    base: str
-    query: str
-    headers: dict[str, str]
-    json_headers: dict[str, str]
-    api_key: str | None
-    timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout]
+    async def bearer(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+Rewrite = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one deployment's calls go, with which headers: computed once at start-up."""
+
+    urls: Mapping[str, str]
+    """Operation → full URL (query included); an operation missing here is not served."""
+    headers: dict[str, str] = field(repr=False)
+    secret: str | None = field(default=None, repr=False)
+    """The credential, scrubbed from any message."""
+    token: TokenSource | None = field(default=None, repr=False)
+    """A bearer token fetched per call (Entra ID); ``None`` when ``headers`` carry the credential."""
+    rewrite: Rewrite | None = None
+    """Parameter renames and ``additional_drop_params``; ``None`` when the body goes as it is."""
+    json_headers: dict[str, str] = field(init=False, repr=False)
+    timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "json_headers", {**self.headers, "Content-Type": "application/json"})
+        object.__setattr__(self, "timeouts", {})
 
     def timeout(self, seconds: float, *, stream: bool, connect: float) -> aiohttp.ClientTimeout:
         found = self.timeouts.get((seconds, stream))
@@ -72,14 +86,22 @@ class _Target:
 
 
 class OpenAICompatibleProvider:
-    def __init__(self, *, connect_timeout: float = 10.0) -> None:
+    def __init__(self, *, connect_timeout: float = 10.0, environ: Mapping[str, str] | None = None) -> None:
         self._session: aiohttp.ClientSession | None = None
-        self._targets: dict[str, _Target] = {}
+        self._targets: dict[str, Target] = {}
         self._connect_timeout = connect_timeout
+        self._environ = environ
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return os.environ if self._environ is None else self._environ
 
     def check(self, deployment: Deployment) -> None:
-        if deployment.provider in SELF_HOSTED and not deployment.api_base:
-            raise DeploymentProblem(f"provider '{deployment.provider}' needs an api_base", "api_base")
+        self._targets[deployment.id] = self.target_for(deployment, self.environ)
+
+    def target_for(self, deployment: Deployment, environ: Mapping[str, str]) -> Target:
+        """Base, key and renames from the deployment, its provider's row and the environment."""
+        return compatible_target(deployment, environ)
 
     async def start(self) -> None:
         return None
@@ -97,40 +119,52 @@ class OpenAICompatibleProvider:
             await self._session.close()
             self._session = None
 
-    def _target(self, deployment: Deployment) -> _Target:
+    def _target(self, deployment: Deployment) -> Target:
         target = self._targets.get(deployment.id)
         if target is None:
-            target = self._targets[deployment.id] = _build_target(deployment)
+            target = self._targets[deployment.id] = self.target_for(deployment, self.environ)
         return target
 
-    async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+    async def _request(self, operation: str, body: dict[str, Any], deployment: Deployment
+                       ) -> tuple[Target, str, Any, dict[str, str]]:
         target = self._target(deployment)
-        url = target.base + PATHS[operation] + target.query
+        url = target.urls.get(operation)
+        if url is None:
+            raise BadRequestError(f"{deployment.provider} deployment '{deployment.model_name}' does not serve "
+                                  f"{operation} requests")
+        if target.rewrite is not None:
+            body = target.rewrite(body)
+        if "drop_params" in body:  # LiteLLM's per-request switch, never the provider's field
+            body = {k: v for k, v in body.items() if k != "drop_params"}
         data, headers = _encode(body, target)
-        with map_provider_errors(timeout, (target.api_key,)):
+        if target.token is not None:
+            headers = {**headers, "Authorization": "Bearer " + await target.token.bearer()}
+        return target, url, data, headers
+
+    async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        target, url, data, headers = await self._request(operation, body, deployment)
+        with map_provider_errors(timeout, (target.secret,)):
             async with self._client().post(
                 url, data=data, headers=headers, timeout=target.timeout(timeout, stream=False, connect=self._connect_timeout)
             ) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
-                    raise _upstream_error(resp.status, raw, resp.headers, target.api_key)
+                    raise _upstream_error(resp.status, raw, resp.headers, target.secret)
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
             if operation == "transcription":  # response_format text/srt/vtt: {"text": ...}, as LiteLLM answers
                 return {"text": raw.decode("utf-8", "replace")}
-            raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
+            raise bad_answer(deployment, "a body that is not JSON") from None
         if not isinstance(answer, dict):
-            raise UpstreamError("The upstream answered with JSON that is not an object", status=502)
+            raise bad_answer(deployment, "JSON that is not an object")
         return answer
 
     async def stream(
         self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float
     ) -> "SSEStream | BufferedStream":
-        target = self._target(deployment)
-        url = target.base + PATHS[operation] + target.query
-        data, headers = _encode(body, target)
-        with map_provider_errors(timeout, (target.api_key,)):
+        target, url, data, headers = await self._request(operation, body, deployment)
+        with map_provider_errors(timeout, (target.secret,)):
             resp = await self._client().post(
                 url, data=data, headers=headers, timeout=target.timeout(timeout, stream=True, connect=self._connect_timeout)
             )
@@ -141,13 +175,13 @@ class OpenAICompatibleProvider:
                 raw = b""
             finally:
                 resp.release()
-            raise _upstream_error(resp.status, raw, resp.headers, target.api_key)
+            raise _upstream_error(resp.status, raw, resp.headers, target.secret)
         if resp.content_type == "application/json":  # a server that ignored "stream": answer as a stream anyway
             try:
                 raw = await resp.read()
             finally:
                 resp.release()
-            return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(_json_object(raw))])
+            return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(json_object(raw, deployment))])
         return SSEStream(resp, timeout)
 
 
@@ -198,16 +232,6 @@ class SSEStream:
             self._resp.close()  # abandon the connection: the upstream sees the disconnect
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        answer = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise UpstreamError("The upstream answered with a body that is not JSON", status=502) from None
-    if not isinstance(answer, dict):
-        raise UpstreamError("The upstream answered with JSON that is not an object", status=502)
-    return answer
-
-
 def _event_payload(event: bytes) -> bytes | None:
     if event.startswith(b"data:") and b"\n" not in event:
         return event[5:].lstrip(b" ")
@@ -215,28 +239,62 @@ def _event_payload(event: bytes) -> bytes | None:
     return b"\n".join(lines) if lines else None
 
 
-def _build_target(deployment: Deployment) -> _Target:
-    base = deployment.api_base or DEFAULT_API_BASES.get(deployment.provider, DEFAULT_API_BASES["openai"])
-    base = base.rstrip("/")
+def compatible_target(deployment: Deployment, environ: Mapping[str, str]) -> Target:
+    """The target of an OpenAI-compatible deployment (raises :class:`DeploymentProblem` at start-up)."""
+    row = PROVIDERS.get(deployment.provider, PROVIDERS["openai"])
+    base = deployment.api_base or from_env(row.base_env, environ) or row.base
+    if not base:
+        also = f" (or {env_names(row.base_env)})" if row.base_env else ""
+        raise DeploymentProblem(f"provider '{deployment.provider}' needs an api_base{also}", "api_base")
+    key = deployment.api_key or from_env(row.key_env, environ)
+    if not key and row.key_required and row.key_env and base == row.base:
+        raise DeploymentProblem(f"no api_key, and {env_names(row.key_env)} is not set", "api_key")
+    base = strip_paths(base.rstrip("/"))
+    headers = _headers(deployment, {"Authorization": f"Bearer {key}"} if key else {})
+    query = f"?api-version={deployment.params['api_version']}" if deployment.params.get("api_version") else ""
+    served = CHAT_ONLY if row.chat_only else tuple(PATHS)
+    urls = {op: base + PATHS[op] + query for op in served}
+    return Target(urls=urls, headers=headers, secret=key, rewrite=rewriter(row, deployment))
+
+
+def strip_paths(base: str) -> str:
+    """``base`` without an endpoint path a user may have written into it (``…/chat/completions``)."""
     for suffix in PATHS.values():
         if base.endswith(suffix):
-            base = base[: -len(suffix)]
+            return base[: -len(suffix)]
+    return base
+
+
+def _headers(deployment: Deployment, auth: dict[str, str]) -> dict[str, str]:
     params = deployment.params
     headers = {str(k): str(v) for k, v in dict(params.get("extra_headers") or {}).items()}
-    key = deployment.api_key
-    if key:
-        if deployment.provider == "azure":
-            headers["api-key"] = key
-        else:
-            headers["Authorization"] = f"Bearer {key}"
+    headers.update(auth)
     if params.get("organization"):
         headers["OpenAI-Organization"] = str(params["organization"])
-    query = f"?api-version={params['api_version']}" if params.get("api_version") else ""
-    json_headers = {**headers, "Content-Type": "application/json"}
-    return _Target(base=base, query=query, headers=headers, json_headers=json_headers, api_key=key, timeouts={})
+    return headers
 
 
-def _encode(body: dict[str, Any], target: _Target) -> tuple[Any, dict[str, str]]:
+def rewriter(row: Compatible | None, deployment: Deployment) -> Rewrite | None:
+    """The body rewrite for a deployment: its row's renames and value maps, its ``additional_drop_params``."""
+    renames = dict(row.renames) if row is not None else {}
+    values = {k: dict(v) for k, v in row.values.items()} if row is not None else {}
+    dropped = frozenset(str(p) for p in deployment.litellm_params.get("additional_drop_params") or ())
+    if not renames and not values and not dropped:
+        return None
+
+    def rewrite(body: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, value in body.items():
+            if name in dropped:
+                continue
+            if name in values and isinstance(value, str):
+                value = values[name].get(value, value)
+            out[renames.get(name, name)] = value
+        return out
+    return rewrite
+
+
+def _encode(body: dict[str, Any], target: Target) -> tuple[Any, dict[str, str]]:
     upload = body.get("file")
     if isinstance(upload, UploadFile):
         form = aiohttp.FormData()

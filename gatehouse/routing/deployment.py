@@ -39,7 +39,7 @@ ROUTING_PARAMS = frozenset({
     "rpm", "tpm", "weight", "order", "max_parallel_requests", "custom_llm_provider", "max_retries",
     "num_retries", "input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
     "output_cost_per_second", "max_budget", "budget_duration", "region_name", "litellm_credential_name",
-    "use_in_pass_through", "use_litellm_proxy", "drop_params", "additional_drop_params",
+    "use_in_pass_through", "use_litellm_proxy", "drop_params", "additional_drop_params", "modify_params",
     "configurable_clientside_auth_params", "litellm_trace_id", "model_info",
 })
 #: Credentials of other providers' SDKs: never copied into ``params``.
@@ -47,6 +47,7 @@ CREDENTIAL_PARAMS = frozenset({
     "azure_ad_token", "azure_ad_token_provider", "client_id", "client_secret", "tenant_id",
     "azure_username", "azure_password", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
     "aws_role_name", "aws_profile_name", "aws_web_identity_token", "vertex_credentials", "api_token",
+    "azure_scope",
 })
 
 #: Strategy names accepted in ``router_settings.routing_strategy``, and what each runs as.
@@ -158,11 +159,14 @@ class Deployment:
     reads for itself (``aws_region_name``, ``vertex_project``, ``azure_ad_token``, ...)."""
 
 
-def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: str) -> list[Deployment]:
+def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: str,
+                            drop_params: bool = False) -> list[Deployment]:
     """Parse ``model_list``; raise ConfigError naming the key on any problem.
 
     Ids come from ``model_info.id`` when given (duplicates are an error), else
     a stable hash of the entry; identical entries get ``-2``, ``-3`` ... suffixes.
+    ``drop_params`` (``litellm_settings.drop_params``) is the default of each
+    deployment's ``litellm_params.drop_params``.
     """
     if model_list is None:
         return []
@@ -171,7 +175,7 @@ def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: 
     deployments: list[Deployment] = []
     seen: set[str] = set()
     for index, entry in enumerate(model_list):
-        deployment, explicit = _deployment(entry, f"model_list[{index}]", source)
+        deployment, explicit = _deployment(entry, f"model_list[{index}]", source, drop_params)
         if deployment.id in seen:
             if explicit:
                 key = f"model_list[{index}].model_info.id"
@@ -182,7 +186,7 @@ def deployments_from_config(model_list: list[dict[str, Any]] | None, *, source: 
     return deployments
 
 
-def _deployment(entry: Any, key: str, source: str) -> tuple[Deployment, bool]:
+def _deployment(entry: Any, key: str, source: str, drop_params: bool = False) -> tuple[Deployment, bool]:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"must be a mapping, not {type(entry).__name__}", key=key, source=source)
     top = _Reader(entry, f"{key}.", source)
@@ -211,7 +215,7 @@ def _deployment(entry: Any, key: str, source: str) -> tuple[Deployment, bool]:
         output_cost_per_token=_price(lp, info, "output_cost_per_token", key, source),
         params=MappingProxyType(_upstream_params(raw)),
         model_info=MappingProxyType(dict(info)),
-        litellm_params=MappingProxyType(dict(raw)),
+        litellm_params=MappingProxyType({"drop_params": True, **raw} if drop_params else dict(raw)),
     )
     return deployment, given_id is not None
 

@@ -70,6 +70,7 @@ class RecordedRequest:
     json: Any | None  # parsed JSON body, or None
     form: dict[str, Any] | None  # multipart fields; files as {"filename", "size"}
     time: float  # UNIX seconds when received
+    query: dict[str, str] = field(default_factory=dict)  # the URL's query parameters
 
 
 @dataclass

@@ -63,7 +63,7 @@ async def _read_request(request: web.Request) -> RecordedRequest:
         except orjson.JSONDecodeError:
             body = None
     return RecordedRequest(request.method, request.path, dict(request.headers),
-                           body, form, time.time())
+                           body, form, time.time(), dict(request.query))
 
 
 def _directive(rec: RecordedRequest) -> dict[str, Any]:

@@ -235,3 +235,14 @@ def test_router_settings_errors_name_the_key(
     assert caught.value.key == key
     assert caught.value.source == SOURCE
     assert words in caught.value.problem
+
+
+def test_litellm_settings_drop_params_is_every_deployments_default() -> None:
+    entries = [{"model_name": "a", "litellm_params": {"model": "cohere/x"}},
+               {"model_name": "b", "litellm_params": {"model": "cohere/x", "drop_params": False}}]
+    plain = deployments_from_config(entries, source="t")
+    dropping = deployments_from_config(entries, source="t", drop_params=True)
+    assert "drop_params" not in plain[0].litellm_params
+    assert dropping[0].litellm_params["drop_params"] is True and dropping[1].litellm_params["drop_params"] is False
+    assert [d.id for d in plain] == [d.id for d in dropping]  # ids do not depend on the setting
+    assert "drop_params" not in dropping[0].params
