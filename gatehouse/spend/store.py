@@ -4,8 +4,12 @@
 
     open_spend_log_store(database_url, data_dir)   same database as the key store (SQLite or PostgreSQL)
 
-A store of its own (one aiosqlite connection, or an asyncpg pool of 1-2) so
-that writing a batch never queues behind key look-ups. ``open()`` runs the
+A store of its own so that writing a batch never queues behind key look-ups:
+an asyncpg pool of 1-2 on PostgreSQL; on SQLite one connection used from one
+thread of its own, where a whole batch (``BEGIN IMMEDIATE`` … ``COMMIT``) is
+one call, so the file's write lock is held only while rows are written (a
+transaction spread over event-loop turns would hold it while the loop is busy,
+and the key store's own writes would wait for it). ``open()`` runs the
 key store's migrations (idempotent; the table is migration 3). Queries are
 written once with :class:`Dialect` filling in what differs (placeholders, the
 day of a timestamp, expanding the JSON tag list).
@@ -14,6 +18,8 @@ day of a timestamp, expanding the JSON tag list).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,11 +31,12 @@ import asyncpg
 import orjson
 
 from ..auth.keys import KeyStoreError, as_utc
-from ..auth.migrations import begin_immediate, execute_when_free, migrate_postgres, migrate_sqlite
+from ..auth.migrations import migrate_postgres, migrate_sqlite
 from ..auth.store import DEFAULT_SQLITE_FILE
 from ..auth.store_postgres import redact_url
 from .rows import SpendLogRow
-from .schema import FLAG_COLUMNS, JSON_COLUMNS, SPEND_LOG_COLUMNS, SPEND_LOGS_TABLE, TIME_COLUMNS
+from .schema import (FLAG_COLUMNS, JSON_COLUMNS, SPEND_LOG_COLUMNS, SPEND_LOGS_TABLE, TIME_COLUMNS,
+                     spend_log_statements)
 
 __all__ = ["SpendLogStore", "LogFilter", "open_spend_log_store"]
 
@@ -123,6 +130,17 @@ class Dialect:
         return (" AND ".join(parts) or "1 = 1"), params
 
 
+#: Rows per SQLite INSERT statement (33 columns each: under SQLite's 32 766 parameters).
+_SQLITE_ROWS_PER_INSERT = 400
+
+
+@functools.lru_cache(maxsize=8)
+def _sqlite_insert(rows: int) -> str:
+    one = "(" + ", ".join("?" * len(SPEND_LOG_COLUMNS)) + ")"
+    return (f"INSERT INTO {T} ({', '.join(SPEND_LOG_COLUMNS)}) VALUES " + ", ".join([one] * rows)
+            + " ON CONFLICT DO NOTHING")
+
+
 def _iso(value: datetime) -> str:
     """Fixed-width ISO 8601 in UTC (``2025-01-31T12:00:00.000000+00:00``): sorts as text."""
     return (value if value.tzinfo is timezone.utc else as_utc(value)).isoformat(timespec="microseconds")
@@ -147,9 +165,9 @@ class SpendLogStore:
     def __init__(self, *, path: str | None = None, dsn: str | None = None) -> None:
         self._path, self._dsn = path, dsn
         self.dialect = Dialect("postgres" if dsn else "sqlite")
-        self._conn: aiosqlite.Connection | None = None
+        self._db: sqlite3.Connection | None = None
+        self._thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"SpendLogStore({redact_url(self._dsn) if self._dsn else self._path!r})"
@@ -162,23 +180,26 @@ class SpendLogStore:
                     await migrate_postgres(conn)
             else:
                 assert self._path is not None
-                conn = await aiosqlite.connect(self._path, isolation_level=None)
-                conn.row_factory = sqlite3.Row
-                await conn.execute("PRAGMA busy_timeout = 5000")
-                if self._path != ":memory:":
-                    await execute_when_free(conn, "PRAGMA journal_mode = WAL")
-                await conn.execute("PRAGMA synchronous = NORMAL")  # WAL: a crash loses at most the last batch
-                await migrate_sqlite(conn)
-                self._conn = conn
+                self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gatehouse-spend-logs")
+                if self._path != ":memory:":  # the key store's migrations (idempotent; the table is one of them)
+                    conn = await aiosqlite.connect(self._path, isolation_level=None)
+                    try:
+                        await migrate_sqlite(conn)
+                    finally:
+                        await conn.close()
+                self._db = await self._in_thread(_connect_sqlite, self._path)
         except (*_PG_ERRORS, sqlite3.Error, ValueError) as exc:
             await self.close()
             raise KeyStoreError(f"cannot open the spend logs in {self!r}: {type(exc).__name__}: {exc}") from exc
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
+        db, self._db = self._db, None
         pool, self._pool = self._pool, None
-        if conn is not None:
-            await conn.close()
+        if db is not None:
+            await self._in_thread(db.close)
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
         if pool is not None:
             await pool.close()
 
@@ -190,19 +211,13 @@ class SpendLogStore:
         d = self.dialect
         marks = ", ".join(d.mark(i) for i in range(1, len(SPEND_LOG_COLUMNS) + 1))
         sql = f"INSERT INTO {T} ({', '.join(SPEND_LOG_COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-        params = [d.encode_row(row) for row in rows]
         if self._pool is not None:
+            params = [d.encode_row(row) for row in rows]
             async with self._pg() as pool, pool.acquire() as conn, conn.transaction():
                 await conn.executemany(sql, params)
             return
-        async with self._sqlite() as conn:
-            await begin_immediate(conn)
-            try:
-                await conn.executemany(sql, params)
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
+        async with self._sqlite():
+            await self._in_thread(_insert_sqlite, self._db, d, rows)
 
     async def delete_before(self, cutoff: datetime) -> int:
         """Delete rows that started before ``cutoff``; how many."""
@@ -212,9 +227,8 @@ class SpendLogStore:
             async with self._pg() as pool:
                 status = await pool.execute(sql, cutoff)
             return int(status.rsplit(" ", 1)[-1])
-        async with self._sqlite() as conn:
-            cursor = await conn.execute(sql, [d.encode("start_time", cutoff)])
-            return max(cursor.rowcount, 0)
+        async with self._sqlite():
+            return await self._in_thread(_write_sqlite, self._db, sql, [d.encode("start_time", cutoff)])
 
     # -- reading -----------------------------------------------------------------------
     async def find(self, f: LogFilter, *, limit: int) -> list[SpendLogRow]:
@@ -257,35 +271,71 @@ class SpendLogStore:
         if self._pool is not None:
             async with self._pg() as pool:
                 return list(await pool.fetch(sql, *params))
-        async with self._sqlite() as conn:
-            async with conn.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+        async with self._sqlite():
+            return await self._in_thread(_read_sqlite, self._db, sql, params)
 
     def _pg(self) -> Any:
         return _Guard(self, self._pool)
 
     def _sqlite(self) -> Any:
-        return _Guard(self, self._conn, self._lock)
+        return _Guard(self, self._db)
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
 
 class _Guard:
-    """The connection or pool; database errors become :class:`KeyStoreError` (SQLite: one task at a time)."""
+    """The connection or pool; database errors become :class:`KeyStoreError`."""
 
-    def __init__(self, store: SpendLogStore, handle: Any, lock: asyncio.Lock | None = None) -> None:
-        self.store, self.handle, self.lock = store, handle, lock
+    def __init__(self, store: SpendLogStore, handle: Any) -> None:
+        self.store, self.handle = store, handle
 
     async def __aenter__(self) -> Any:
         if self.handle is None:
             raise KeyStoreError("the spend log store is not open")
-        if self.lock is not None:
-            await self.lock.acquire()
         return self.handle
 
     async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
-        if self.lock is not None:
-            self.lock.release()
         if isinstance(exc, (*_PG_ERRORS, sqlite3.Error)):
             raise KeyStoreError(f"spend log store error: {type(exc).__name__}: {exc}") from exc
+
+
+# -- SQLite, in the store's own thread ------------------------------------------------------------
+
+
+def _connect_sqlite(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA busy_timeout = 5000")
+    if path != ":memory:":
+        db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")  # WAL: a crash loses at most the last batch, never the file
+    if path == ":memory:":  # a private database: only this table
+        for statement in spend_log_statements("sqlite"):
+            db.execute(statement)
+    return db
+
+
+def _insert_sqlite(db: sqlite3.Connection, dialect: Dialect, rows: Sequence[SpendLogRow]) -> None:
+    """One transaction; many rows per statement (one sqlite3_step per chunk, not per row)."""
+    params = [dialect.encode_row(row) for row in rows]
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for i in range(0, len(params), _SQLITE_ROWS_PER_INSERT):
+            chunk = params[i:i + _SQLITE_ROWS_PER_INSERT]
+            db.execute(_sqlite_insert(len(chunk)), [v for row in chunk for v in row])
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _write_sqlite(db: sqlite3.Connection, sql: str, params: list[Any]) -> int:
+    return max(db.execute(sql, params).rowcount, 0)
+
+
+def _read_sqlite(db: sqlite3.Connection, sql: str, params: list[Any]) -> list[Any]:
+    return db.execute(sql, params).fetchall()
 
 
 async def _pg_codecs(conn: asyncpg.Connection) -> None:
