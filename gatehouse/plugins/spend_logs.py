@@ -21,7 +21,7 @@ from typing import Any
 
 from ..auth.keys import KeyStoreError
 from ..policy.custom_logger import CustomLogger
-from ..spend.rows import SpendLogRow, row_from_event
+from ..spend.rows import row_from_event
 from ..spend.settings import SpendLogSettings
 from ..spend.store import SpendLogStore
 
@@ -36,7 +36,7 @@ class SpendLogWriter(CustomLogger):
         super().__init__()
         self.store, self.settings = store, settings
         self.batch_size, self.max_pending = batch_size, max_pending
-        self._pending: list[SpendLogRow] = []
+        self._pending: list[tuple[Any, ...]] = []  # encoded rows
         self._flushing: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
@@ -52,7 +52,7 @@ class SpendLogWriter(CustomLogger):
         row = row_from_event(kwargs, store_prompts=self.settings.store_prompts)
         if row is None:
             return
-        self._pending.append(row)
+        self._pending.append(self.store.dialect.encode_row(row))
         if len(self._pending) >= self.batch_size and (self._flushing is None or self._flushing.done()):
             self._flushing = asyncio.get_running_loop().create_task(self.flush())
 

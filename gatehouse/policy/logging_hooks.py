@@ -1,8 +1,10 @@
 """The logging stage: LiteLLM's logging hooks, run in the background.
 
 They never delay a response and their exceptions never fail it: each event
-is a background task (sync twins run in a worker thread), drained at
-shutdown.
+is a background task that runs the hooks in config order, one after the
+other (sync twins in a worker thread), drained at shutdown. A slow hook
+delays the hooks after it for that event only; events do not wait for each
+other.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ async def _emit(hooks: tuple[BoundHook, ...], call: Call, data: dict[str, Any], 
     else:
         args = (kwargs, response, _dt(call.started), _dt(end))
         calls = [_run(call, hook, args) for hook in hooks]
-    await asyncio.gather(*calls)
+    for one in calls:  # in config order, one after the other in this event's task (as LiteLLM runs them)
+        await one
 
 
 async def _run(call: Call, hook: BoundHook, args: tuple[Any, ...]) -> None:

@@ -68,17 +68,21 @@ class Dialect:
         self.tags = (f"{T} CROSS JOIN LATERAL jsonb_array_elements_text({T}.request_tags) AS tag(value)"
                      if self.postgres else f"{T}, json_each({T}.request_tags) AS tag")
 
-        #: (column index, encoder) for the columns SQLite stores differently (JSON text, ISO time text, 0/1)
-        self._encoders: list[tuple[int, Any]] = [] if self.postgres else [
-            (i, _SQLITE_ENCODERS[kind]) for i, name in enumerate(SPEND_LOG_COLUMNS)
-            for kind, names in (("json", JSON_COLUMNS), ("time", TIME_COLUMNS), ("flag", FLAG_COLUMNS))
+        #: (column index, encoder) for the columns stored as something else than the row holds: JSON as text
+        #: (both; PostgreSQL casts it to JSONB), on SQLite also times as ISO text and flags as 0/1.
+        kinds = (("json", JSON_COLUMNS),) if self.postgres else (
+            ("json", JSON_COLUMNS), ("time", TIME_COLUMNS), ("flag", FLAG_COLUMNS))
+        self._encoders: list[tuple[int, Any]] = [
+            (i, _SQLITE_ENCODERS[kind]) for i, name in enumerate(SPEND_LOG_COLUMNS) for kind, names in kinds
             if name in names]
+        marks = (f"({self.mark(i)}::text)::jsonb" if self.postgres and name in JSON_COLUMNS else self.mark(i)
+                 for i, name in enumerate(SPEND_LOG_COLUMNS, start=1))
+        self.insert_sql = (f"INSERT INTO {T} ({', '.join(SPEND_LOG_COLUMNS)}) VALUES ({', '.join(marks)}) "
+                           "ON CONFLICT DO NOTHING")
 
     def encode_row(self, row: SpendLogRow) -> tuple[Any, ...]:
-        values = row.values()
-        if not self._encoders:
-            return values
-        out = list(values)
+        """The row as the database takes it: atoms only (a buffer of these costs the garbage collector nothing)."""
+        out = list(row.values())
         for i, encode in self._encoders:
             if out[i] is not None:
                 out[i] = encode(out[i])
@@ -204,20 +208,16 @@ class SpendLogStore:
             await pool.close()
 
     # -- writing -----------------------------------------------------------------------
-    async def insert(self, rows: Sequence[SpendLogRow]) -> None:
-        """Add rows in one transaction (a request id already stored is skipped)."""
+    async def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Add rows (:meth:`Dialect.encode_row`) in one transaction (a request id already stored is skipped)."""
         if not rows:
             return
-        d = self.dialect
-        marks = ", ".join(d.mark(i) for i in range(1, len(SPEND_LOG_COLUMNS) + 1))
-        sql = f"INSERT INTO {T} ({', '.join(SPEND_LOG_COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
         if self._pool is not None:
-            params = [d.encode_row(row) for row in rows]
             async with self._pg() as pool, pool.acquire() as conn, conn.transaction():
-                await conn.executemany(sql, params)
+                await conn.executemany(self.dialect.insert_sql, rows)
             return
         async with self._sqlite():
-            await self._in_thread(_insert_sqlite, self._db, d, rows)
+            await self._in_thread(_insert_sqlite, self._db, rows)
 
     async def delete_before(self, cutoff: datetime) -> int:
         """Delete rows that started before ``cutoff``; how many."""
@@ -316,9 +316,8 @@ def _connect_sqlite(path: str) -> sqlite3.Connection:
     return db
 
 
-def _insert_sqlite(db: sqlite3.Connection, dialect: Dialect, rows: Sequence[SpendLogRow]) -> None:
+def _insert_sqlite(db: sqlite3.Connection, params: Sequence[tuple[Any, ...]]) -> None:
     """One transaction; many rows per statement (one sqlite3_step per chunk, not per row)."""
-    params = [dialect.encode_row(row) for row in rows]
     db.execute("BEGIN IMMEDIATE")
     try:
         for i in range(0, len(params), _SQLITE_ROWS_PER_INSERT):
