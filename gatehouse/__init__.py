@@ -32,8 +32,8 @@ _LAZY = {
     "UserAPIKeyAuth": ("gatehouse.auth.identity", "UserAPIKeyAuth"),
     "DualCache": ("gatehouse.cache", "DualCache"),
     "HTTPException": ("gatehouse.errors", "HTTPException"),
-    "ModelResponse": ("gatehouse.objects", "ModelResponse"),
-    "ModelResponseStream": ("gatehouse.objects", "ModelResponseStream"),
+    "ModelResponse": ("gatehouse.views", "ModelResponse"),
+    "ModelResponseStream": ("gatehouse.views", "ModelResponseStream"),
     "get_formatted_prompt": ("gatehouse.policy.prompts", "get_formatted_prompt"),
 }
 
@@ -55,6 +55,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .auth.identity import UserAPIKeyAuth
     from .cache import DualCache
     from .errors import HTTPException
-    from .objects import ModelResponse, ModelResponseStream
+    from .views import ModelResponse, ModelResponseStream
     from .policy.custom_logger import CustomLogger
     from .policy.prompts import get_formatted_prompt

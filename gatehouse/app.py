@@ -25,6 +25,7 @@ from .guardrails import build_guardrails, check_requested, parse_guardrails
 from .metrics import Metrics
 from .plugins import ParallelRequestLimiter, bind_builtins
 from .plugins.spend import SpendTracker
+from .plugins.request_log import RequestLog
 from .config.errors import ConfigError
 from .pricing import PriceFileError, PriceMap
 from .pricing.prices import PRICE_FILE_ENV
@@ -37,6 +38,8 @@ from .response_cache import CacheSettings, ResponseCache
 from .routing.deployment import RouterSettings, deployments_from_config
 from .routing.router import Router
 from .spend.service import SpendLogs
+from .ui.settings import UISettings
+from .upstream import Upstream
 
 __all__ = ["Gateway"]
 
@@ -84,6 +87,11 @@ class Gateway:
             config.settings_guardrails, source=source, key_prefix="litellm_settings.guardrails"
         )
         self.guardrails = build_guardrails(self.guardrail_configs, metrics=self.metrics)
+        self.ui_settings = UISettings.from_config(config.general_settings, source=source)
+        self.request_log = (RequestLog(size=self.ui_settings.request_log_size,
+                                       include_content=self.ui_settings.request_log_content,
+                                       always=self.ui_settings.request_log_always)
+                            if self.ui_settings.request_log else None)
         self.callbacks = self._callbacks(loader)
         self.policies = PolicySet(
             self.callbacks, cache=self.cache, hook_timeout=config.hook_timeout, metrics=self.metrics,
@@ -92,19 +100,19 @@ class Gateway:
         self.pipeline, self.logging_hooks = self.policies.full.pipeline, self.policies.full.logging
         self.rules = PostCallRules(loader.rules(config.post_call_rules))
         self.response_cache = self._response_cache()
+        self.upstream = Upstream(
+            router=self.router, providers=self.providers, rules=self.rules, metrics=self.metrics,
+            responses=self.response_cache, hold_stream_for_rules=config.post_call_rules_streaming == "hold",
+        )
         self.flow = Flow(
-            auth=self.auth, router=self.router, providers=self.providers, policies=self.policies,
-            rules=self.rules,
+            auth=self.auth, upstream=self.upstream, policies=self.policies,
             guardrail_names=frozenset(c.name for c in self.guardrail_configs),
             check_guardrails=functools.partial(check_requested, configs={c.name: c for c in self.guardrail_configs}),
-            metrics=self.metrics,
-            responses=self.response_cache,
-            served=self.served,
+            metrics=self.metrics, served=self.served,
             settings=FlowSettings(
                 enforce_user_param=config.enforce_user_param,
                 include_call_id_in_error_body=config.include_call_id_in_error_body,
                 moderation_model=config.moderation_model,
-                hold_stream_for_rules=config.post_call_rules_streaming == "hold",
             ),
         )
         self.key_routes = self.key_routes + self.spend_logs.routes(
@@ -129,7 +137,7 @@ class Gateway:
         return ResponseCache(settings, self.cache)
 
     def _callbacks(self, loader: Loader) -> list[tuple[str, object]]:
-        """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails."""
+        """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails, the request log."""
         ordered: list[tuple[str, object]] = []
         if not self.auth.open:  # keys (virtual, custom auth) exist: their limits and budgets
             ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.cache)))
@@ -141,6 +149,8 @@ class Gateway:
         ordered += loader.event_functions(self.config.failure_callbacks, "failure")
         ordered += [(type(obj).__name__, obj) for obj in self._extra]
         ordered += [(f"guardrail:{g.guardrail_name}", g) for g in self.guardrails]
+        if self.request_log is not None:  # the admin console's live log (logging hooks only)
+            ordered.append(("request_log", self.request_log))
         ordered += self.spend_logs.callbacks()  # one row per request (logging stage, in the background)
         return ordered
 

@@ -12,7 +12,8 @@ from .auth.identity import UserAPIKeyAuth
 from .endpoints import Endpoint
 from .untrusted import hook_headers
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the policy layer builds on Call; only its type is named here
+    from .policy.variants import Policy
     from .pricing.served import Served
 
 __all__ = ["Call", "Rejection", "new_call_id", "client_correlation_id"]
@@ -57,15 +58,15 @@ class Call:
     endpoint: Endpoint
     route: str
     headers: Mapping[str, str]
+    policy: Policy
+    """The hooks that run for this caller (before authentication: none)."""
     started: float = field(default_factory=time.time)
     auth: UserAPIKeyAuth | None = None
     model: str | None = None
     stream: bool = False
     deployment_id: str | None = None
-    data: dict[str, Any] | None = None
-    """The request as hooks see it, once prepared."""
-    policy: Any = None
-    """The :class:`gatehouse.policy.variants.Policy` chosen for this caller."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """The request as hooks see it, once prepared (empty before); hooks that return a new dict replace it."""
     response_headers: dict[str, str] = field(default_factory=dict)
     trace: list[tuple[str, str, str, float]] = field(default_factory=list)
     """``(stage, callback, outcome, milliseconds)`` of every hook that ran."""

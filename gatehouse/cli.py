@@ -151,7 +151,7 @@ def run_worker(
 
     from .app import Gateway
     from .config import ConfigError
-    from .server import build_application
+    from .http.server import build_application
 
     try:
         import uvloop

@@ -1,7 +1,8 @@
 """The endpoint table: every LLM endpoint is a row, all served by one flow.
 
-A new endpoint is a new row here (and, if it carries text, an extraction
-entry in :mod:`gatehouse.guardrails.extract`), never a copy of the flow.
+A new endpoint is a new row here naming its wire format (a module of
+:mod:`gatehouse.formats`: how its texts are found, how it answers, streams
+and fails), never a copy of the flow.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import BadRequestError
+from .formats.base import Format
+from .formats.openai_chat import CHAT
+from .formats.openai_other import EMBEDDINGS, IMAGES, MODERATIONS, TRANSCRIPTIONS
+from .formats.openai_text import TEXT
 
-__all__ = ["Endpoint", "ENDPOINTS", "by_call_type", "validate_body"]
+__all__ = ["Endpoint", "ENDPOINTS", "by_call_type", "format_for", "normalise_call_type", "validate_body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +31,10 @@ class Endpoint:
     """Body fields that must be present (besides ``model``)."""
     field_types: tuple[tuple[str, tuple[type, ...], str], ...]
     """``(field, accepted types, description)`` checked when the field is present."""
+    format: Format
+    """The wire format its clients speak (texts for guardrails, answers, streams, errors)."""
     can_stream: bool = False
     multipart: bool = False
-    reject_as: str | None = None
-    """How a string returned by a pre-call hook is answered: ``chat``, ``text`` or a 400."""
     post_call_rules: bool = False
 
 
@@ -46,36 +51,61 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "/chat/completions", "completion", "chat", ("messages",),
         _COMMON + _STREAM + (("messages", (list,), "a list of messages"),),
-        can_stream=True, reject_as="chat", post_call_rules=True,
+        format=CHAT, can_stream=True, post_call_rules=True,
     ),
     Endpoint(
         "/completions", "text_completion", "completion", ("prompt",),
         _COMMON + _STREAM + (("prompt", (str, list), "a string or a list"),),
-        can_stream=True, reject_as="text",
+        format=TEXT, can_stream=True,
     ),
     Endpoint(
         "/embeddings", "embeddings", "embedding", ("input",),
-        _COMMON + (("input", (str, list), "a string or a list"),),
+        _COMMON + (("input", (str, list), "a string or a list"),), format=EMBEDDINGS,
     ),
     Endpoint(
         "/images/generations", "image_generation", "image", ("prompt",),
-        _COMMON + (("prompt", (str,), "a string"),),
+        _COMMON + (("prompt", (str,), "a string"),), format=IMAGES,
     ),
     Endpoint(
         "/moderations", "moderation", "moderation", ("input",),
-        _COMMON + (("input", (str, list), "a string or a list"),),
+        _COMMON + (("input", (str, list), "a string or a list"),), format=MODERATIONS,
     ),
     Endpoint(
         "/audio/transcriptions", "audio_transcription", "transcription", ("file",),
-        _COMMON, multipart=True,
+        _COMMON, format=TRANSCRIPTIONS, multipart=True,
     ),
 )
 
 _BY_CALL_TYPE = {e.call_type: e for e in ENDPOINTS}
+#: LiteLLM's other names for the seed's call types.
+_ALIASES = {
+    "acompletion": "completion",
+    "chat_completion": "completion",
+    "atext_completion": "text_completion",
+    "aembedding": "embeddings",
+    "embedding": "embeddings",
+    "aimage_generation": "image_generation",
+    "amoderation": "moderation",
+    "moderations": "moderation",
+    "atranscription": "audio_transcription",
+    "transcription": "audio_transcription",
+}
 
 
 def by_call_type(call_type: str) -> Endpoint:
     return _BY_CALL_TYPE[call_type]
+
+
+def normalise_call_type(call_type: str | None) -> str:
+    """The seed's call type for a LiteLLM alias (``acompletion`` → ``completion``)."""
+    name = call_type or ""
+    return _ALIASES.get(name, name)
+
+
+def format_for(call_type: str | None) -> Format | None:
+    """The wire format of the endpoint serving ``call_type`` (a LiteLLM alias is fine), if any."""
+    endpoint = _BY_CALL_TYPE.get(normalise_call_type(call_type))
+    return endpoint.format if endpoint is not None else None
 
 
 def validate_body(endpoint: Endpoint, body: dict[str, Any]) -> None:

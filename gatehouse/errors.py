@@ -1,10 +1,10 @@
-"""The error tree, and the one place where an error becomes an HTTP answer.
+"""The error tree: every failure a client can see.
 
 Every failure a client can see is a :class:`GatewayError`. Each class carries
-its HTTP status and its OpenAI error ``type``; :func:`render` turns any of them
-into the body every endpoint sends::
-
-    {"error": {"message": str, "type": str, "param": str|null, "code": "<status>"}}
+its HTTP status and its OpenAI error ``type``; the endpoint's wire format
+renders it (:func:`gatehouse.formats.base.render_error`; OpenAI's body is
+``{"error": {"message", "type", "param", "code"}}``, see
+:mod:`gatehouse.formats.openai_common`)::
 
     GatewayError                     status  type
     ├── BadRequestError              400     invalid_request_error
@@ -20,7 +20,8 @@ into the body every endpoint sends::
     │   ├── PostCallRuleError        500     internal_server_error
     │   └── GuardrailFailedError     500     internal_server_error
     ├── UpstreamUnavailableError     502/503 internal_server_error
-    └── GatewayTimeoutError          504     internal_server_error
+    ├── GatewayTimeoutError          504     internal_server_error
+    └── ClientDisconnected           499     client_disconnected    (never sent: for logging hooks)
 
 Exceptions raised by user code (hooks, rules) are mapped at the boundary by
 :func:`from_exception`: anything with ``status_code`` and ``detail`` (FastAPI's
@@ -52,10 +53,9 @@ __all__ = [
     "GuardrailFailedError",
     "UpstreamUnavailableError",
     "GatewayTimeoutError",
+    "ClientDisconnected",
     "HTTPException",
     "from_exception",
-    "render",
-    "error_body",
     "type_for_status",
 ]
 
@@ -217,6 +217,14 @@ class GatewayTimeoutError(GatewayError):
     retryable = True
 
 
+class ClientDisconnected(GatewayError):
+    """The client went away before the answer ended (what failure logging hooks receive)."""
+
+    status = 499
+    type = "client_disconnected"
+    default_message = "The client closed the connection before the stream ended"
+
+
 class HTTPException(Exception):
     """A FastAPI-compatible ``HTTPException`` for hook authors without FastAPI.
 
@@ -334,23 +342,3 @@ def redact_hosts(text: str) -> str:
     text = _URL_HOST.sub(lambda m: m.group("scheme") + "REDACTED", text)
     text = _QUOTED_ADDRESS.sub(lambda m: "('REDACTED'," + m.group(0).rsplit(",", 1)[1], text)
     return _HOST_PORT.sub("REDACTED", text)
-
-
-def error_body(err: GatewayError, *, call_id: str | None = None, include_call_id: bool = False) -> dict[str, Any]:
-    """The ``{"error": {...}}`` object for ``err``."""
-    inner: dict[str, Any] = {
-        "message": err.message,
-        "type": err.error_type,
-        "param": err.param,
-        "code": str(err.status),
-    }
-    inner.update(err.extra)
-    if include_call_id and call_id:
-        inner["litellm_call_id"] = call_id
-    return {"error": inner}
-
-
-def render(err: GatewayError, *, call_id: str | None = None, include_call_id: bool = False) -> tuple[int, bytes, dict[str, str]]:
-    """Status, JSON body and headers for ``err`` — the one renderer."""
-    body = orjson.dumps(error_body(err, call_id=call_id, include_call_id=include_call_id))
-    return err.status, body, err.headers

@@ -1,7 +1,7 @@
 """What the flow takes in and gives back, independent of the HTTP server.
 
-The aiohttp server (:mod:`gatehouse.server`) and the hook harness
-(:mod:`gatehouse.policy.harness`) both drive :class:`gatehouse.flow.Flow`
+The aiohttp server (:mod:`gatehouse.http.server`) and the hook harness
+(:mod:`gatehouse.testing.harness`) both drive :class:`gatehouse.flow.Flow`
 through these types.
 """
 
@@ -12,11 +12,8 @@ from typing import Any, AsyncIterator, Mapping, Protocol
 
 import orjson
 
-from .errors import GatewayError, error_body
+__all__ = ["Inbound", "JsonReply", "StreamReply", "Reply", "SSE_HEADERS"]
 
-__all__ = ["Inbound", "JsonReply", "StreamReply", "Reply", "sse_frame", "sse_error", "SSE_DONE", "SSE_HEADERS"]
-
-SSE_DONE = b"data: [DONE]\n\n"
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -50,7 +47,7 @@ class JsonReply:
 
 @dataclass(slots=True)
 class StreamReply:
-    """A 200 SSE answer; ``frames`` yields complete frames, ending with ``[DONE]``.
+    """A 200 SSE answer; ``frames`` yields complete frames, ending with the format's end of stream.
 
     Whoever writes it must ``aclose()`` ``frames`` if it stops early (client gone).
     """
@@ -61,11 +58,3 @@ class StreamReply:
 
 
 Reply = JsonReply | StreamReply
-
-
-def sse_frame(payload: Any) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
-
-
-def sse_error(error: GatewayError) -> bytes:
-    return sse_frame(error_body(error))

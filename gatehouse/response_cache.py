@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from .config.errors import ConfigError
+from .params import CACHE_NEUTRAL
 
 __all__ = ["ResponseCache", "CacheSettings"]
 
@@ -36,10 +37,6 @@ _CALL_TYPES = {
     "audio_transcription": "audio_transcription",
 }
 DEFAULT_CALL_TYPES = frozenset({"completion", "text_completion", "embeddings"})
-#: Request fields that do not change the answer, left out of the key.
-_NOT_IN_KEY = frozenset({"user", "stream", "stream_options", "cache", "metadata", "litellm_metadata",
-                         "litellm_call_id", "litellm_trace_id", "proxy_server_request", "guardrails",
-                         "include_guardrail_response", "tags", "secret_fields"})
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ class ResponseCache:
         """The entry's key, or ``None`` when this request is not cached."""
         if not self.settings.enabled or call_type not in self.settings.call_types:
             return None
-        relevant = {k: v for k, v in data.items() if k not in _NOT_IN_KEY}
+        relevant = {k: v for k, v in data.items() if k not in CACHE_NEUTRAL}
         try:
             raw = orjson.dumps([call_type, relevant], option=orjson.OPT_SORT_KEYS)
         except TypeError:  # a value JSON cannot hold (an uploaded file): not cached

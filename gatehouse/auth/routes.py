@@ -11,7 +11,7 @@
 Every handler first awaits ``authorize(request)`` (which raises unless the
 caller may manage keys), then answers JSON. Handlers only raise
 :class:`~gatehouse.errors.GatewayError`; the server's error middleware renders
-them with :func:`gatehouse.errors.render`.
+them with :func:`gatehouse.formats.base.render_error`.
 """
 
 from __future__ import annotations

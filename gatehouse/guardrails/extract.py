@@ -1,24 +1,13 @@
-"""What a guardrail sees of a request or response, and how its rewrite is put back.
+"""What a guardrail sees of a request or response, and the body sent to the guardrail service.
 
-Pure functions keyed by ``call_type``. Extraction walks the body once and
-records, for every text and image, the position it came from (a
-``(container, key)`` pair); a rewrite is written back by position, so nothing
-is re-serialised and every other byte of the body stays as sent.
-
-    call type            request side                               response side
-    completion           messages[*].content (string, text parts      choices[*].message.content (string,
-                         of every role), image_url parts → images,    text parts), message.tool_calls
-                         tool_calls → tool_calls, tools → tools
-    text_completion      prompt (string or list of strings;          choices[*].text
-                         token lists skipped)
-    embeddings           input (string or list of strings)           — (vectors)
-    image_generation     prompt                                       —
-    moderation           input (string, list of strings, or text/    —
-                         image_url objects)
-    audio_transcription  — (audio)                                    text
-
-Write-back is all-or-nothing: :func:`rewrite_problem` says why a rewrite does
-not fit (wrong count, wrong types) before :func:`apply_rewrite` changes anything.
+The request's wire format (:mod:`gatehouse.formats`, named by the endpoint
+row of its ``call_type``) says where the texts, images and tool calls are:
+extraction walks the body once and records the position each came from (a
+``(container, key)`` pair); a rewrite is written back by position, so
+nothing is re-serialised and every other byte of the body stays as sent.
+Write-back is all-or-nothing: :func:`rewrite_problem` says why a rewrite
+does not fit (wrong count, wrong types) before :func:`apply_rewrite` changes
+anything. A call type no endpoint serves yields an empty extraction.
 
 :func:`build_body` turns an extraction plus the request's metadata into the
 JSON body of the wire contract, serialised once with orjson.
@@ -26,11 +15,12 @@ JSON body of the wire contract, serialised once with orjson.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import orjson
 
+from gatehouse.endpoints import format_for, normalise_call_type
+from gatehouse.formats.base import Extraction, Slot, apply_rewrite, rewrite_problem
 from gatehouse.untrusted import is_credential_header, valid_utf8
 
 __all__ = [
@@ -67,248 +57,23 @@ _FORWARDED_PREFIXES = ("x-stainless-", "x-litellm-")
 #: Credentials are never forwarded by prefix (only when named in ``extra_headers``).
 _CREDENTIAL_HEADERS = frozenset({"x-litellm-api-key"})
 
-#: A position: ``container[key]`` holds the value.
-Slot = tuple[Any, Any]
-
-_ALIASES = {
-    "acompletion": "completion",
-    "chat_completion": "completion",
-    "atext_completion": "text_completion",
-    "aembedding": "embeddings",
-    "embedding": "embeddings",
-    "aimage_generation": "image_generation",
-    "amoderation": "moderation",
-    "moderations": "moderation",
-    "atranscription": "audio_transcription",
-    "transcription": "audio_transcription",
-}
-
-
-@dataclass(slots=True)
-class Extraction:
-    """Texts, images and tool calls of one body, each with its position."""
-
-    texts: list[str] = field(default_factory=list)
-    text_slots: list[Slot] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)
-    image_slots: list[Slot] = field(default_factory=list)
-    tool_calls: list[Any] = field(default_factory=list)
-    tool_call_slots: list[Slot] = field(default_factory=list)
-    tools: list[Any] | None = None
-    structured_messages: list[Any] | None = None
-    model: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        """Nothing a guardrail could scan: the service is not called."""
-        return not (self.texts or self.images or self.tool_calls or self.tools)
-
-    def add_text(self, container: Any, key: Any) -> None:
-        self.texts.append(container[key])
-        self.text_slots.append((container, key))
-
-
-def normalise_call_type(call_type: str | None) -> str:
-    """The seed's call type for a LiteLLM alias (``acompletion`` → ``completion``)."""
-    name = call_type or ""
-    return _ALIASES.get(name, name)
-
 
 def extract_request(call_type: str | None, data: dict[str, Any]) -> Extraction:
     """What the guardrail scans of a request body (``data``) of this call type."""
-    fn = _REQUEST.get(normalise_call_type(call_type))
-    out = Extraction(model=_str_or_none(data.get("model")))
-    if fn is not None:
-        fn(data, out)
-    return out
+    fmt = format_for(call_type)
+    if fmt is None:
+        model = data.get("model")
+        return Extraction(model=model if isinstance(model, str) else None)
+    return fmt.extract_request(data)
 
 
 def extract_response(call_type: str | None, response: dict[str, Any]) -> Extraction:
     """What the guardrail scans of a (plain-dict) response of this call type."""
-    fn = _RESPONSE.get(normalise_call_type(call_type))
-    out = Extraction(model=_str_or_none(response.get("model")))
-    if fn is not None:
-        fn(response, out)
-    return out
-
-
-# -- request side --------------------------------------------------------------
-
-
-def _chat_request(data: dict[str, Any], out: Extraction) -> None:
-    messages = data.get("messages")
-    if isinstance(messages, list):
-        out.structured_messages = messages
-        for message in messages:
-            if isinstance(message, dict):
-                _message(message, out)
-    tools = data.get("tools")
-    if isinstance(tools, list) and tools:
-        out.tools = tools
-
-
-def _message(message: dict[str, Any], out: Extraction) -> None:
-    content = message.get("content")
-    if isinstance(content, str):
-        out.add_text(message, "content")
-    elif isinstance(content, list):
-        for part in content:
-            if isinstance(part, dict):
-                _part(part, out)
-    calls = message.get("tool_calls")
-    if isinstance(calls, list):
-        for i, call in enumerate(calls):
-            out.tool_calls.append(call)
-            out.tool_call_slots.append((calls, i))
-
-
-def _part(part: dict[str, Any], out: Extraction) -> None:
-    if isinstance(part.get("text"), str):
-        out.add_text(part, "text")
-        return
-    image = part.get("image_url")
-    if isinstance(image, dict) and isinstance(image.get("url"), str):
-        out.images.append(image["url"])
-        out.image_slots.append((image, "url"))
-    elif isinstance(image, str):
-        out.images.append(image)
-        out.image_slots.append((part, "image_url"))
-
-
-def _strings(data: dict[str, Any], key: str, out: Extraction) -> None:
-    """A string field, or a list whose string items are scanned (token lists skipped)."""
-    value = data.get(key)
-    if isinstance(value, str):
-        out.add_text(data, key)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                out.add_text(value, i)
-
-
-def _completion_request(data: dict[str, Any], out: Extraction) -> None:
-    _strings(data, "prompt", out)
-
-
-def _embeddings_request(data: dict[str, Any], out: Extraction) -> None:
-    _strings(data, "input", out)
-
-
-def _image_request(data: dict[str, Any], out: Extraction) -> None:
-    if isinstance(data.get("prompt"), str):
-        out.add_text(data, "prompt")
-
-
-def _moderation_request(data: dict[str, Any], out: Extraction) -> None:
-    value = data.get("input")
-    if isinstance(value, str):
-        out.add_text(data, "input")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                out.add_text(value, i)
-            elif isinstance(item, dict):
-                _part(item, out)
-
-
-# -- response side -------------------------------------------------------------
-
-
-def _chat_response(response: dict[str, Any], out: Extraction) -> None:
-    for choice in _choices(response):
-        message = choice.get("message")
-        if isinstance(message, dict):
-            _message(message, out)
-
-
-def _completion_response(response: dict[str, Any], out: Extraction) -> None:
-    for choice in _choices(response):
-        if isinstance(choice.get("text"), str):
-            out.add_text(choice, "text")
-
-
-def _transcription_response(response: dict[str, Any], out: Extraction) -> None:
-    if isinstance(response.get("text"), str):
-        out.add_text(response, "text")
-
-
-def _choices(response: dict[str, Any]) -> list[dict[str, Any]]:
-    choices = response.get("choices")
-    if not isinstance(choices, list):
-        return []
-    return [c for c in choices if isinstance(c, dict)]
-
-
-_Extractor = Callable[[dict[str, Any], Extraction], None]
-_REQUEST: dict[str, _Extractor] = {
-    "completion": _chat_request,
-    "text_completion": _completion_request,
-    "embeddings": _embeddings_request,
-    "image_generation": _image_request,
-    "moderation": _moderation_request,
-}
-_RESPONSE: dict[str, _Extractor] = {
-    "completion": _chat_response,
-    "text_completion": _completion_response,
-    "audio_transcription": _transcription_response,
-}
-
-
-# -- write-back ----------------------------------------------------------------
-
-
-def rewrite_problem(
-    ex: Extraction,
-    *,
-    texts: Any,
-    images: Any,
-    tool_calls: Any = None,
-    guardrail_name: str,
-    subject: str = "request",
-) -> str | None:
-    """Why this rewrite cannot be applied by position (``None`` when it can).
-
-    An absent, ``null`` or empty list keeps the originals of that kind.
-    """
-    for kind, new, sent, item in (
-        ("texts", texts, ex.texts, str),
-        ("images", images, ex.images, str),
-        ("tool_calls", tool_calls, ex.tool_calls, dict),
-    ):
-        if not new:
-            continue
-        if not isinstance(new, list) or not all(isinstance(v, item) for v in new):
-            return f"Guardrail '{guardrail_name}' returned malformed {kind}; the {subject} was rejected"
-        if len(new) != len(sent):
-            return (
-                f"Guardrail '{guardrail_name}' returned {len(new)} {kind} for {len(sent)} inputs; "
-                f"the {subject} was rejected rather than sent half-rewritten"
-            )
-    return None
-
-
-def apply_rewrite(ex: Extraction, *, texts: Any, images: Any, tool_calls: Any = None) -> int:
-    """Write the rewrite back by position; return how many positions changed.
-
-    Call only after :func:`rewrite_problem` returned ``None``.
-    """
-    changed = 0
-    for new, old, slots in ((texts, ex.texts, ex.text_slots), (images, ex.images, ex.image_slots)):
-        if new:
-            for value, before, (container, key) in zip(new, old, slots):
-                if value != before:
-                    container[key] = value
-                    changed += 1
-    if tool_calls:
-        for value, before, (container, key) in zip(tool_calls, ex.tool_calls, ex.tool_call_slots):
-            if value != before:
-                container[key] = value
-                changed += 1
-    return changed
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    fmt = format_for(call_type)
+    if fmt is None:
+        model = response.get("model")
+        return Extraction(model=model if isinstance(model, str) else None)
+    return fmt.extract_response(response)
 
 
 # -- the outbound body ---------------------------------------------------------

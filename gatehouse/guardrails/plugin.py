@@ -26,7 +26,10 @@ from importlib import metadata as importlib_metadata
 from typing import Any, AsyncGenerator, AsyncIterator
 
 from gatehouse.config.errors import ConfigError
+from gatehouse.endpoints import format_for
 from gatehouse.errors import GuardrailBlockedError
+from gatehouse.formats.base import EventStream
+from gatehouse.formats.openai_chat import CHAT
 from gatehouse.guardrails.client import BUILD_FAILED, Failure, GuardrailClient, Verdict
 from gatehouse.guardrails.config import PROVIDER, GuardrailConfig
 from gatehouse.guardrails.extract import (
@@ -39,9 +42,9 @@ from gatehouse.guardrails.extract import (
     rewrite_problem,
 )
 from gatehouse.guardrails.selection import opted_out, request_params, requested
-from gatehouse.guardrails.stream import guard_stream
+from gatehouse.guardrails.windows import guard_stream
 from gatehouse.metrics import Metrics
-from gatehouse.objects import unwrap
+from gatehouse.views import unwrap
 from gatehouse.policy.custom_logger import CustomLogger
 
 __all__ = ["GenericGuardrail", "build_guardrails", "gatehouse_version"]
@@ -204,6 +207,7 @@ class GenericGuardrail(CustomLogger):
             sampling_rate=self.config.streaming_sampling_rate,
             end_of_stream_only=self.config.streaming_end_of_stream_only,
             guardrail_name=self.guardrail_name,
+            events=_events(request_data),
         )
         try:
             async for chunk in guarded:
@@ -372,6 +376,13 @@ def _call_type(data: dict, response: dict) -> str | None:
     metadata = data.get("metadata")
     call_type = metadata.get("call_type") if isinstance(metadata, dict) else None
     return call_type or _RESPONSE_CALL_TYPES.get(str(response.get("object")))
+
+
+def _events(data: dict) -> EventStream:
+    """How the request's streamed answer looks (its endpoint's format; chat chunks when unknown)."""
+    metadata = data.get("metadata")
+    fmt = format_for(metadata.get("call_type") if isinstance(metadata, dict) else None)
+    return fmt.stream if fmt is not None and fmt.stream is not None else CHAT.stream
 
 
 def _logged_request(kwargs: dict) -> dict:

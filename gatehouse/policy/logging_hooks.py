@@ -36,32 +36,33 @@ class LoggingHooks:
         self.on_stream = bind(callbacks, "async_log_stream_event") + bind(callbacks, "log_stream_event")
         self.active = bool(self.pre_api_call or self.on_success or self.on_failure or self.on_stream)
 
-    def before_call(self, call: Call, data: dict[str, Any]) -> None:
+    def before_call(self, call: Call) -> None:
         if self.pre_api_call:
-            self._spawn(self.pre_api_call, call, data, "pending", None, None)
+            self._spawn(self.pre_api_call, call, "pending", None, None)
 
-    def success(self, call: Call, data: dict[str, Any], response: Any) -> None:
+    def success(self, call: Call, response: Any) -> None:
         """``response`` may be a zero-argument callable that builds it (streams)."""
         hooks = self.on_success + (self.on_stream if call.stream else ())
         if hooks:
-            self._spawn(hooks, call, data, "success", response, None)
+            self._spawn(hooks, call, "success", response, None)
 
-    def failure(self, call: Call, data: dict[str, Any], error: GatewayError) -> None:
+    def failure(self, call: Call, error: GatewayError) -> None:
         if self.on_failure:
-            self._spawn(self.on_failure, call, data, "failure", None, error)
+            self._spawn(self.on_failure, call, "failure", None, error)
 
-    def _spawn(self, hooks: tuple[BoundHook, ...], call: Call, data: dict[str, Any], status: str,
+    def _spawn(self, hooks: tuple[BoundHook, ...], call: Call, status: str,
                response: Any, error: GatewayError | None) -> None:
         """One background task per event; the kwargs are built there, not on the hot path."""
         end = time.time()
-        self._background.spawn(_emit(hooks, call, data, status, response, error, end), what=f"logging ({status})")
+        self._background.spawn(_emit(hooks, call, status, response, error, end), what=f"logging ({status})")
 
 
-async def _emit(hooks: tuple[BoundHook, ...], call: Call, data: dict[str, Any], status: str,
+async def _emit(hooks: tuple[BoundHook, ...], call: Call, status: str,
                 response: Any, error: GatewayError | None, end: float) -> None:
     if callable(response):  # a streamed response, assembled here rather than on the hot path
         response = response()
-    kwargs = event_kwargs(call, data, status=status, response=response, error=error, end=end)
+    data = call.data
+    kwargs = event_kwargs(call, status=status, response=response, error=error, end=end)
     if status == "pending":
         calls = [_run(call, hook, (data.get("model"), data.get("messages"), kwargs)) for hook in hooks]
     else:
@@ -90,10 +91,10 @@ def _dt(ts: float) -> datetime:
 
 
 def event_kwargs(
-    call: Call, data: dict[str, Any], *, status: str, response: Any = None,
-    error: GatewayError | None = None, end: float | None = None,
+    call: Call, *, status: str, response: Any = None, error: GatewayError | None = None, end: float | None = None,
 ) -> dict[str, Any]:
-    """LiteLLM's logging ``kwargs``, with a ``standard_logging_object``."""
+    """LiteLLM's logging ``kwargs`` for ``call.data``, with a ``standard_logging_object``."""
+    data = call.data
     found = data.get("metadata")
     metadata: dict[str, Any] = found if isinstance(found, dict) else {}
     if not metadata and call.auth is not None:  # failed before the request was read: who called is still known

@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable, Coroutine, Generator, Sequence, Typ
 from ..call import Call, Rejection
 from ..errors import GatewayError, InternalError, from_exception, is_http_exception
 from ..metrics import Metrics
-from ..objects import ModelResponse, unwrap
+from ..views import ModelResponse, unwrap
 from .loading import has_hook
 
 __all__ = ["Pipeline", "BoundHook", "user_error"]
@@ -144,9 +144,9 @@ class Pipeline:
         self.metrics.hook_errors.labels(hook.name, hook.label).inc()
 
     # -- stages -----------------------------------------------------------------
-    async def run_pre_call(self, call: Call, data: dict[str, Any]) -> dict[str, Any] | Rejection:
-        """Pre-call hooks in order; a returned dict replaces ``data``, a string rejects."""
-        auth, cache, call_type = call.auth, self.cache, call.endpoint.call_type
+    async def run_pre_call(self, call: Call) -> dict[str, Any] | Rejection:
+        """Pre-call hooks in order on ``call.data``; a returned dict replaces it (returned), a string rejects."""
+        auth, cache, call_type, data = call.auth, self.cache, call.endpoint.call_type, call.data
         for hook in self.pre_call:
             try:
                 result = await self._run(call, "pre_call", hook, auth, cache, data, call_type)
@@ -170,11 +170,11 @@ class Pipeline:
                 )
         return data
 
-    async def run_during(self, call: Call, data: dict[str, Any], upstream: Awaitable[T]) -> T:
+    async def run_during(self, call: Call, upstream: Awaitable[T]) -> T:
         """The upstream call concurrently with every moderation hook; a block cancels the call."""
         if not self.moderation:
             return await upstream
-        auth, call_type = call.auth, call.endpoint.call_type
+        auth, call_type, data = call.auth, call.endpoint.call_type, call.data
         upstream_task = asyncio.ensure_future(upstream)
         checks = {asyncio.ensure_future(self._run(call, "during_call", h, data, auth, call_type)) for h in self.moderation}
         pending: set[asyncio.Future[Any]] = {upstream_task, *checks}
@@ -192,9 +192,10 @@ class Pipeline:
             for task in pending:
                 task.cancel()
 
-    async def run_success(self, call: Call, data: dict[str, Any], response: dict[str, Any]) -> Any:
+    async def run_success(self, call: Call, response: dict[str, Any]) -> Any:
         """Success hooks in order; a non-None return replaces the response."""
         current: Any = ModelResponse(response)
+        data = call.data
         for hook in self.success:
             try:
                 result = await self._run(call, "post_call", hook, data, call.auth, current)
@@ -204,9 +205,10 @@ class Pipeline:
                 current = result
         return unwrap(current)
 
-    async def run_failure(self, call: Call, data: dict[str, Any], error: GatewayError, original: BaseException) -> GatewayError:
+    async def run_failure(self, call: Call, error: GatewayError, original: BaseException) -> GatewayError:
         """Every failure hook runs; the first HTTPException returned or raised replaces the error."""
         replacement: GatewayError | None = None
+        data = call.data
         original = getattr(original, "hook_exception", None) or original  # what the hook raised, as in LiteLLM
         tb = "".join(traceback.format_exception(original)) if self.failure else None
         for hook in self.failure:
@@ -220,8 +222,9 @@ class Pipeline:
                 replacement = from_exception(result)
         return replacement or error
 
-    async def run_response_headers(self, call: Call, data: dict[str, Any], response: Any) -> None:
+    async def run_response_headers(self, call: Call, response: Any) -> None:
         """Headers hooks add to ``call.response_headers``; their errors are logged and ignored."""
+        data = call.data
         for hook in self.response_headers:
             try:
                 headers = await self._run(call, "headers", hook, data, call.auth, response, dict(call.visible_headers()))

@@ -1,6 +1,8 @@
 """Post-call rules (seed 000): functions that fail a response by its text.
 
-A rule gets the first choice's message text. ``False`` or
+A rule gets the answer's text as the endpoint's format reads it
+(:meth:`gatehouse.formats.base.Format.answer_text`; for chat completions the
+first choice's message content). ``False`` or
 ``{"decision": False, "message": m}`` fails the response with
 :class:`PostCallRuleError`, which the router retries like a 5xx. Where the
 text is ``None`` (tool calls only) rules do not run. A rule that raises fails
@@ -15,21 +17,11 @@ from typing import Any, Callable, Sequence
 
 from ..errors import PostCallRuleError
 
-__all__ = ["PostCallRules", "response_text"]
+__all__ = ["PostCallRules"]
 
 log = logging.getLogger("gatehouse.policy")
 
 DEFAULT_MESSAGE = "LLM Response failed post-call-rule check"
-
-
-def response_text(response: dict[str, Any]) -> str | None:
-    """The first choice's message content, or ``None``."""
-    choices = response.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return None
-    message = choices[0].get("message")
-    content = message.get("content") if isinstance(message, dict) else None
-    return content if isinstance(content, str) else None
 
 
 class PostCallRules:
@@ -56,6 +48,3 @@ class PostCallRules:
             if isinstance(result, dict) and result.get("decision", True) is False:
                 message = result.get("message")
                 raise PostCallRuleError(message if isinstance(message, str) and message else DEFAULT_MESSAGE)
-
-    async def check(self, response: dict[str, Any]) -> None:
-        await self.check_text(response_text(response))

@@ -18,7 +18,6 @@ from ..background import Background
 from ..metrics import Metrics
 from .logging_hooks import LoggingHooks
 from .pipeline import Pipeline
-from ..streaming import StreamRelay
 
 __all__ = ["Policy", "PolicySet"]
 
@@ -31,7 +30,6 @@ class Policy:
 
     pipeline: Pipeline
     logging: LoggingHooks
-    relay: StreamRelay
     decorate: bool
     """Whether ``data`` gets LiteLLM's additions (metadata, call id, ...) for hooks."""
 
@@ -50,6 +48,8 @@ class PolicySet:
             for i, (label, obj) in enumerate(self.callbacks) if callable(getattr(obj, "should_run_for", None))
         ]
         self.full = self._build(frozenset())
+        self.unauthenticated = self._build(frozenset(range(len(self.callbacks))))
+        """No hooks at all: what runs for a request until its caller is known."""
         self._variants: dict[frozenset[int], Policy] = {frozenset(): self.full}
 
     def _build(self, skipped: frozenset[int]) -> Policy:
@@ -57,7 +57,7 @@ class PolicySet:
         pipeline = Pipeline(callbacks, **self._build_args)  # type: ignore[arg-type]
         logging_hooks = LoggingHooks(callbacks, background=self._background)
         decorate = pipeline.has_request_hooks or logging_hooks.active or self._always_decorate
-        return Policy(pipeline, logging_hooks, StreamRelay(pipeline, logging_hooks), decorate)
+        return Policy(pipeline, logging_hooks, decorate)
 
     def select(self, identity: Any) -> Policy:
         """The variant for this caller (the full one unless a callback opts out)."""

@@ -21,8 +21,8 @@ from typing import Any, AsyncGenerator, AsyncIterator, Mapping
 import aiohttp
 import orjson
 
-from ..answers import as_chunks
 from ..errors import BadRequestError, UpstreamError
+from ..formats.openai_chat import CHAT
 from ..formats.anthropic import (AnthropicRequest, ModelTraits, SSEDecoder, StreamTranslator, error_from_anthropic,
                                  is_request_field, model_traits, to_anthropic_request, to_openai_response)
 from ..routing.deployment import Deployment
@@ -153,7 +153,7 @@ class AnthropicProvider:
                     raise _upstream_error(resp.status, raw, resp.headers, target)
                 answer = to_openai_response(_message(raw, target), model=deployment.upstream_model,
                                             json_tool=request.json_tool)
-                return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(answer)])
+                return BufferedStream([orjson.dumps(chunk) for chunk in CHAT.stream.from_answer(answer)])
         options = body.get("stream_options")
         translator = StreamTranslator(
             deployment.upstream_model, json_tool=request.json_tool, label=target.label,

@@ -23,7 +23,8 @@ from yarl import URL
 
 from ..formats.bedrock_converse import KNOWN, NATIVE, model_family
 from ..formats.bedrock_embeddings import embedding_kind
-from ..routing.deployment import CREDENTIAL_PARAMS, ROUTING_PARAMS, Deployment
+from ..params import CREDENTIAL_PARAMS, ROUTING_PARAMS
+from ..routing.deployment import Deployment
 from .base import DeploymentProblem
 
 __all__ = ["Target", "build_target", "parse_model", "region_for", "endpoint_for", "host_header", "ignored_params", "truthy"]

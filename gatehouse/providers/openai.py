@@ -18,8 +18,9 @@ from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 import aiohttp
 import orjson
 
-from ..answers import as_chunks
 from ..errors import BadRequestError, UpstreamError
+from ..formats.openai_chat import CHAT
+from ..formats.openai_text import TEXT
 from ..routing.deployment import Deployment
 from .base import BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, scrub, scrub_error
 from .compatible import PROVIDERS, Compatible
@@ -37,9 +38,6 @@ PATHS = {
     "transcription": "/audio/transcriptions",
 }
 CHAT_ONLY = ("chat", "completion")
-
-#: litellm_params that shape the HTTP request rather than the body.
-TRANSPORT_PARAMS = frozenset({"api_version", "organization", "extra_headers", "stream_timeout", "max_retries"})
 
 
 class TokenSource(Protocol):
@@ -181,7 +179,8 @@ class OpenAICompatibleProvider:
                 raw = await resp.read()
             finally:
                 resp.release()
-            return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(json_object(raw, deployment))])
+            chunks = (TEXT if operation == "completion" else CHAT).stream.from_answer(json_object(raw, deployment))
+            return BufferedStream([orjson.dumps(chunk) for chunk in chunks])
         return SSEStream(resp, timeout)
 
 

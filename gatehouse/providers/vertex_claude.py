@@ -17,7 +17,7 @@ from typing import Any, Mapping, Protocol
 import aiohttp
 import orjson
 
-from ..answers import as_chunks
+from ..formats.openai_chat import CHAT
 from ..errors import UpstreamError
 from ..formats import gemini_answer
 from ..formats.anthropic import (AnthropicRequest, StreamTranslator, error_from_anthropic, is_request_field,
@@ -97,7 +97,7 @@ class VertexClaude:
                     raise self.error(resp.status, raw, resp.headers, secrets)
                 answer = to_openai_response(_message(raw, label(deployment)), model=deployment.upstream_model,
                                             json_tool=request.json_tool)
-                return BufferedStream([orjson.dumps(chunk) for chunk in as_chunks(answer)])
+                return BufferedStream([orjson.dumps(chunk) for chunk in CHAT.stream.from_answer(answer)])
         options = body.get("stream_options")
         translator = StreamTranslator(deployment.upstream_model, json_tool=request.json_tool, label=label(deployment),
                                       include_usage=isinstance(options, dict) and options.get("include_usage") is True)

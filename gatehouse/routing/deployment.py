@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import orjson
 
 from ..config.errors import ConfigError
+from ..params import CREDENTIAL_PARAMS, ROUTING_PARAMS
 
 __all__ = ["Deployment", "deployments_from_config", "RouterSettings", "STRATEGIES"]
 
@@ -32,23 +33,6 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 def _empty() -> Mapping[str, Any]:
     return _EMPTY
 
-
-#: ``litellm_params`` the router or the provider reads itself; never sent upstream.
-ROUTING_PARAMS = frozenset({
-    "model", "api_base", "base_url", "api_key", "timeout", "stream_timeout", "tags", "tag_regex",
-    "rpm", "tpm", "weight", "order", "max_parallel_requests", "custom_llm_provider", "max_retries",
-    "num_retries", "input_cost_per_token", "output_cost_per_token", "input_cost_per_second",
-    "output_cost_per_second", "max_budget", "budget_duration", "region_name", "litellm_credential_name",
-    "use_in_pass_through", "use_litellm_proxy", "drop_params", "additional_drop_params", "modify_params",
-    "configurable_clientside_auth_params", "litellm_trace_id", "model_info",
-})
-#: Credentials of other providers' SDKs: never copied into ``params``.
-CREDENTIAL_PARAMS = frozenset({
-    "azure_ad_token", "azure_ad_token_provider", "client_id", "client_secret", "tenant_id",
-    "azure_username", "azure_password", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-    "aws_role_name", "aws_profile_name", "aws_web_identity_token", "vertex_credentials", "api_token",
-    "azure_scope",
-})
 
 #: Strategy names accepted in ``router_settings.routing_strategy``, and what each runs as.
 STRATEGIES: Mapping[str, str] = MappingProxyType({

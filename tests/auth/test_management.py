@@ -25,8 +25,9 @@ from gatehouse.errors import (
     GatewayError,
     InternalError,
     NotFoundError,
-    render,
 )
+from gatehouse.formats.base import render_error
+from gatehouse.formats.openai_common import OPENAI
 
 MASTER = "sk-master-1234"
 
@@ -297,7 +298,7 @@ async def render_errors(
     try:
         return await handler(request)
     except GatewayError as err:
-        status, body, headers = render(err)
+        status, body, headers = render_error(OPENAI, err)
         return web.Response(status=status, body=body, headers=headers, content_type="application/json")
 
 

@@ -30,7 +30,7 @@ from gatehouse.guardrails.extract import (
     FORWARDED_HEADERS, apply_rewrite, build_body, extract_request, extract_response, rewrite_problem,
 )
 from gatehouse.guardrails.selection import check_requested, requested
-from gatehouse.policy.harness import Harness
+from gatehouse.testing.harness import Harness
 from gatehouse.testing import FakeGuardrail
 from gatehouse.testing.fake_guardrail import Reply
 

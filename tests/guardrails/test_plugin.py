@@ -8,7 +8,7 @@ import pytest
 
 from gatehouse.errors import BadRequestError, GuardrailBlockedError
 from gatehouse.guardrails import check_requested, requested
-from gatehouse.objects import ModelResponse
+from gatehouse.views import ModelResponse
 
 CHAT = {
     "model": "gpt-x",

@@ -19,8 +19,10 @@ import redis
 
 from gatehouse.auth.identity import UserAPIKeyAuth
 from gatehouse.cache import DualCache, RedisCache
-from gatehouse.errors import RateLimitError, render
-from gatehouse.objects import DictView
+from gatehouse.errors import RateLimitError
+from gatehouse.formats.base import render_error
+from gatehouse.formats.openai_common import OPENAI
+from gatehouse.views import DictView
 from gatehouse.plugins import ParallelRequestLimiter
 from gatehouse.plugins.rate_limiter import MARKER, window_from_env
 
@@ -109,7 +111,7 @@ async def test_rpm_limit_rejects_with_litellm_message_and_headers(shared_cache) 
         "Remaining: 0. Limit resets at: 2023-11-14 22:14:00 UTC"
     )
     assert err.headers == {"retry-after": "35", "rate_limit_type": "requests", "reset_at": "2023-11-14 22:14:00 UTC"}
-    status, body, headers = render(err)
+    status, body, headers = render_error(OPENAI, err)
     assert status == 429 and headers["retry-after"] == "35"
     assert b'"type":"throttling_error"' in body and b'"code":"429"' in body
 

@@ -12,7 +12,7 @@ from gatehouse.background import Background
 from gatehouse.endpoints import ENDPOINTS
 from gatehouse.metrics import Metrics
 from gatehouse.policy.catalogue import BY_NAME, CALL_TYPES, HOOKS, LIFECYCLE, render_markdown
-from gatehouse.policy.harness import Harness
+from gatehouse.testing.harness import Harness
 from gatehouse.policy.logging_hooks import LoggingHooks
 from gatehouse.policy.pipeline import Pipeline
 

@@ -7,11 +7,13 @@ import asyncio
 
 import pytest
 
+from gatehouse.background import Background
 from gatehouse.call import Call
 from gatehouse.endpoints import ENDPOINTS
 from gatehouse.errors import InternalError
 from gatehouse.metrics import Metrics
 from gatehouse.policy.pipeline import Pipeline, bind
+from gatehouse.policy.variants import PolicySet
 
 
 class Hooks:
@@ -45,7 +47,8 @@ def _pipeline(hooks: Hooks, timeout: float = 5.0) -> Pipeline:
 
 
 def _call() -> Call:
-    return Call("call-1", ENDPOINTS[0], "/v1/chat/completions", {})
+    nobody = PolicySet([], cache=None, hook_timeout=5.0, metrics=Metrics(), background=Background()).unauthenticated
+    return Call("call-1", ENDPOINTS[0], "/v1/chat/completions", {}, nobody)
 
 
 async def _run(pipeline: Pipeline, mode: str) -> object:

@@ -1,4 +1,4 @@
-"""``gatehouse.policy.harness``: one hook, or the whole pipeline, without a server;
+"""``gatehouse.testing.harness``: one hook, or the whole pipeline, without a server;
 and ``gatehouse check-config``, which prints the pipeline in the order it runs."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from policy_support import CALLBACKS_PY, MASTER_KEY, RULES_PY, main_config, mode
 
 from gatehouse import CustomLogger, DualCache, UserAPIKeyAuth
 from gatehouse.plugins import NovaTaskRoutingHook
-from gatehouse.policy.harness import Harness, run_pre_call_hook
+from gatehouse.testing.harness import Harness, run_pre_call_hook
 
 MOCK_REPLY = "Hello from the Gatehouse mock model! You said: "
 

@@ -7,7 +7,9 @@ from typing import Any, Sequence
 
 import pytest
 
-from gatehouse.errors import GatewayError, render
+from gatehouse.errors import GatewayError
+from gatehouse.formats.base import render_error
+from gatehouse.formats.openai_common import OPENAI
 from gatehouse.routing import Deployment, Router, RouterSettings, TagRoutingError, deployments_from_config
 from gatehouse.routing.tags import TagFilter, group_tag_filtering, split_tags
 
@@ -66,7 +68,7 @@ def test_109_no_match_and_no_default_is_401() -> None:
         f.select("m", ["teamC"])
     err = caught.value
     assert isinstance(err, GatewayError)
-    status, body, _ = render(err)
+    status, body, _ = render_error(OPENAI, err)
     assert status == 401
     assert err.message == 'Not allowed to access model due to tags configuration. Passed model=m and tags=["teamC"]'
     assert b'"type":"auth_error"' in body and b'"code":"401"' in body

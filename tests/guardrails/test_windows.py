@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gatehouse.errors import GuardrailBlockedError, GuardrailFailedError
-from gatehouse.objects import ModelResponseStream, unwrap
+from gatehouse.views import ModelResponseStream, unwrap
 
 BASE = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "gpt-4o"}
 
@@ -201,6 +201,7 @@ async def test_end_of_stream_only_rewrite_of_whole_text(stream_env, fake_guardra
 
 async def test_completion_chunks(stream_env, fake_guardrail, user, gr):
     plugin, data = await stream_env(streaming_sampling_rate=2)
+    data["metadata"]["call_type"] = "text_completion"  # the endpoint's format says where the text is
     fake_guardrail.default = gr.mask("pii")
     base = {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "m"}
     chunks = [{**base, "choices": [{"index": 0, "text": t, "finish_reason": None, "logprobs": None}]}

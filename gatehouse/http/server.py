@@ -2,8 +2,9 @@
 
 Every LLM endpoint is served by :meth:`gatehouse.flow.Flow.handle`, with and
 without the ``/v1`` prefix. Admin and operational routes (keys, models,
-health, metrics, docs) live here too; errors anywhere are rendered by
-:func:`gatehouse.errors.render` in :func:`error_middleware`.
+health, metrics, docs) live here too; errors outside the flow are rendered
+in OpenAI's format by :func:`error_middleware` (the flow renders its own in
+the endpoint's format).
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import orjson
 from aiohttp import web
 from aiohttp.client_exceptions import ClientConnectionResetError
 
-from . import __version__
-from .endpoints import ENDPOINTS, Endpoint
-from .errors import BadRequestError, GatewayError, InternalError, NotFoundError, PayloadTooLargeError, render
+from .. import __version__
+from ..endpoints import ENDPOINTS, Endpoint
+from ..errors import BadRequestError, GatewayError, InternalError, NotFoundError, PayloadTooLargeError
+from ..formats.base import render_error
+from ..formats.openai_common import OPENAI
 from .openapi import docs_routes
-from .providers.base import UploadFile
-from .replies import SSE_HEADERS, JsonReply, Reply
+from ..providers.base import UploadFile
+from ..replies import SSE_HEADERS, JsonReply, Reply
+from ..ui import install_ui
 
 __all__ = ["build_application", "AiohttpInbound"]
 
@@ -140,7 +144,7 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
 
 
 def _error_response(error: GatewayError) -> web.Response:
-    status, body, headers = render(error)
+    status, body, headers = render_error(OPENAI, error)
     return web.Response(body=body, status=status, headers=headers, content_type="application/json")
 
 
@@ -162,6 +166,7 @@ def build_application(gateway: Any) -> web.Application:
     app.router.add_routes(ops_routes(gateway))
     app.router.add_routes(gateway.key_routes)
     app.router.add_routes(docs_routes())
+    install_ui(app, gateway)
     return app
 
 

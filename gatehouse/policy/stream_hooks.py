@@ -1,4 +1,8 @@
-"""The stream stage: iterator hooks wrap the chunk stream, per-chunk hooks see the text so far."""
+"""The stream stage: iterator hooks wrap the chunk stream, per-chunk hooks see the text so far.
+
+Chunks are in the endpoint's wire format; its
+:class:`~gatehouse.formats.base.EventStream` says what text a chunk adds.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from typing import Any, AsyncIterator
 
 from ..call import Call
 from ..errors import GatewayError, InternalError, is_http_exception
-from ..objects import ModelResponseStream
+from ..formats.base import EventStream
+from ..views import ModelResponseStream
 from .pipeline import BoundHook, Pipeline, user_error
 
-__all__ = ["wrap_stream", "RawFrame", "chunk_text"]
+__all__ = ["wrap_stream", "RawFrame"]
 
 log = logging.getLogger("gatehouse.policy")
 
@@ -19,30 +24,18 @@ class RawFrame(str):
     """An SSE frame a per-chunk hook returned verbatim (``data: ...``); it ends the stream."""
 
 
-def chunk_text(chunk: dict[str, Any]) -> str:
-    """The text a chat or completion chunk adds (first choice)."""
-    choices = chunk.get("choices")
-    if not choices:
-        return ""
-    choice = choices[0]
-    delta = choice.get("delta")
-    if isinstance(delta, dict):
-        content = delta.get("content")
-        return content if isinstance(content, str) else ""
-    text = choice.get("text")
-    return text if isinstance(text, str) else ""
-
-
 async def _views(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[ModelResponseStream]:
     async for chunk in chunks:
         yield ModelResponseStream(chunk)
 
 
-def wrap_stream(pipeline: Pipeline, call: Call, data: dict[str, Any], chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Any]:
+def wrap_stream(
+    pipeline: Pipeline, call: Call, chunks: AsyncIterator[dict[str, Any]], events: EventStream
+) -> AsyncIterator[Any]:
     """Chunks as the client will receive them: each iterator hook wraps the previous one."""
     stream: AsyncIterator[Any] = _views(chunks)
     for hook in pipeline.stream_iterators:
-        wrapped = hook(call.auth, stream, data)
+        wrapped = hook(call.auth, stream, call.data)
         if not hasattr(wrapped, "__anext__"):
             raise InternalError(
                 f"Hook {hook.label}.async_post_call_streaming_iterator_hook must be an async generator "
@@ -50,7 +43,7 @@ def wrap_stream(pipeline: Pipeline, call: Call, data: dict[str, Any], chunks: As
             )
         stream = _guarded(pipeline, call, hook, wrapped)
     if pipeline.stream_chunks:
-        stream = _per_chunk(pipeline, call, stream)
+        stream = _per_chunk(pipeline, call, stream, events)
     return stream
 
 
@@ -72,12 +65,12 @@ async def _guarded(pipeline: Pipeline, call: Call, hook: BoundHook, stream: Asyn
             await closer()
 
 
-async def _per_chunk(pipeline: Pipeline, call: Call, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def _per_chunk(pipeline: Pipeline, call: Call, stream: AsyncIterator[Any], events: EventStream) -> AsyncIterator[Any]:
     text = ""
     async for chunk in stream:
         data = chunk._data if isinstance(chunk, ModelResponseStream) else chunk
         if isinstance(data, dict):
-            text += chunk_text(data)
+            text += events.text(data)
         replacement = None
         for hook in pipeline.stream_chunks:
             try:

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import __version__
-from .endpoints import ENDPOINTS
+from .. import __version__
+from ..endpoints import ENDPOINTS
 
 __all__ = ["openapi_document", "docs_routes", "OPENAPI_VERSION"]
 

@@ -2,7 +2,7 @@
 
 For hook authors (the seed's "test hook directly" tip) and for tests::
 
-    from gatehouse.policy.harness import Harness
+    from gatehouse.testing.harness import Harness
 
     async with Harness(callbacks=[MyHandler()]) as h:
         reply = await h.request({"model": "mock", "messages": [{"role": "user", "content": "hi"}]})

@@ -1,0 +1,223 @@
+"""The upstream layer: route → response cache → provider → post-call rules.
+
+    answer(call)       JSON: the request's route; the cached answer, else the router's
+                       answer (then stored); the client's model name written into it
+    open_stream(call)  a stream: the request's route; the router's stream (never cached)
+    _attempt           ONE try at one deployment, JSON or stream alike:
+                       the deployment's body (its params under the request's), the
+                       provider's call or stream, a failed try counted, the answer in
+                       the endpoint's format, post-call rules on its text (a stream is
+                       read whole first when ``post_call_rules_streaming: hold``); a rule
+                       failure is retried like a 5xx
+
+The router (:mod:`gatehouse.routing.router`) decides where each try goes,
+retries and falls back. Providers speak OpenAI; the endpoint's format
+translates its requests and answers (:meth:`Format.to_provider`,
+:meth:`Format.from_provider`, :meth:`EventStream.translator`) — OpenAI's own
+formats pass them through untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, AsyncIterator
+
+import orjson
+
+from .call import Call
+from .errors import BadRequestError, GatewayError
+from .formats.base import EventStream, Translator
+from .formats.sse import json_payload
+from .metrics import Metrics
+from .params import GATEWAY_KEYS, TRANSPORT_PARAMS
+from .policy.rules import PostCallRules
+from .providers import Providers
+from .providers.base import BufferedStream, UpstreamStream
+from .response_cache import ResponseCache
+from .routing.deployment import Deployment
+from .routing.router import Attempt, Router
+from .usage import USAGE_OPERATIONS, ask_for_usage
+
+__all__ = ["Upstream", "Route", "TranslatedStream", "request_tags", "forwarded_headers"]
+
+
+@dataclass(slots=True)
+class Route:
+    """Where a request goes: its model group, the body providers get, its routing tags."""
+
+    model: str
+    body: dict[str, Any]
+    tags: list[str]
+
+
+class Upstream:
+    def __init__(
+        self, *, router: Router, providers: Providers, rules: PostCallRules, metrics: Metrics,
+        responses: ResponseCache | None = None, hold_stream_for_rules: bool = False,
+    ) -> None:
+        self.router, self.providers, self.rules, self.metrics = router, providers, rules, metrics
+        self.responses = responses
+        self.hold_stream_for_rules = hold_stream_for_rules
+        self._defaults: dict[str, dict[str, Any]] = {}
+
+    # -- JSON ------------------------------------------------------------------------
+    async def answer(self, call: Call) -> dict[str, Any]:
+        """The answer: from the response cache when it has one, else from the provider (then stored)."""
+        route = self._route(call)
+        key = self.responses.key(call.endpoint.call_type, route.body) if self.responses is not None else None
+        if key is None:
+            return await self._call(call, route)
+        controls = call.data["cache"] if isinstance(call.data.get("cache"), dict) else {}
+        cached = await self.responses.get(key, controls)  # type: ignore[union-attr]
+        call.response_headers["x-litellm-cache-key"] = key
+        if cached is not None:
+            call.response_headers["x-gatehouse-cache"] = "hit"
+            return orjson.loads(orjson.dumps(cached))  # hooks may change the answer; the entry stays as stored
+        response = await self._call(call, route)
+        stored = await self.responses.put(key, orjson.loads(orjson.dumps(response)), controls)  # type: ignore[union-attr]
+        call.response_headers["x-gatehouse-cache"] = "miss, stored" if stored else "miss"
+        return response
+
+    async def _call(self, call: Call, route: Route) -> dict[str, Any]:
+        call.policy.logging.before_call(call)
+        attempt: Attempt[dict[str, Any]] = partial(self._attempt, call, route, stream=False)
+        response = await self.router.run(route.model, attempt, tags=route.tags)
+        call.endpoint.format.restamp(response, route.model)
+        return response
+
+    # -- streams -----------------------------------------------------------------------
+    async def open_stream(self, call: Call) -> UpstreamStream:
+        """An open stream from the first deployment that answers (rules checked first when held)."""
+        route = self._route(call)
+        if call.policy.logging.active and call.endpoint.operation in USAGE_OPERATIONS:  # spend, limits, logs count it
+            call.hide_usage = not ask_for_usage(route.body)
+        call.policy.logging.before_call(call)
+        attempt: Attempt[UpstreamStream] = partial(self._attempt, call, route, stream=True)
+        return await self.router.run(route.model, attempt, tags=route.tags)
+
+    def rules_after_stream(self, call: Call) -> PostCallRules | None:
+        """The rules the relay checks when a stream ends (``None`` when held or not applicable)."""
+        if self.hold_stream_for_rules or not self.rules or not call.endpoint.post_call_rules:
+            return None
+        return self.rules
+
+    # -- one try -------------------------------------------------------------------------
+    async def _attempt(self, call: Call, route: Route, deployment: Deployment, *, stream: bool) -> Any:
+        call.deployment_id = deployment.id
+        provider, fmt = self.providers[deployment], call.endpoint.format
+        body = self._body_for(route.body, deployment, call)
+        timeout = self.router.timeout_for(deployment, stream=stream)
+        try:
+            if stream:
+                result: Any = await provider.stream(call.endpoint.operation, body, deployment, timeout)
+            else:
+                result = await provider.call(call.endpoint.operation, body, deployment, timeout)
+        except GatewayError as error:
+            self.metrics.upstream_errors.labels(route.model, str(error.status)).inc()
+            raise
+        check = bool(self.rules) and call.endpoint.post_call_rules
+        if not stream:
+            answer = fmt.from_provider(result)
+            if check:
+                await self.rules.check_text(fmt.answer_text(answer))
+            return answer
+        result.upstream_model = deployment.upstream_model
+        events = fmt.stream
+        assert events is not None, f"{call.endpoint.path} does not stream"
+        translator = events.translator()
+        if translator is not None:
+            result = TranslatedStream(result, translator, events)
+        if check and self.hold_stream_for_rules:
+            return await _held(result, events, self.rules)
+        return result
+
+    def _route(self, call: Call) -> Route:
+        model = call.data.get("model")
+        if not isinstance(model, str) or not self.router.has_group(model):
+            message = (f"{call.endpoint.path}: Invalid model name passed in model={model}. "
+                       "Call `/v1/models` to view available models for your key.")
+            raise BadRequestError(message, extra={"provider_specific_fields": {"error": message}})  # as LiteLLM
+        call.model = model
+        body = call.endpoint.format.to_provider({k: v for k, v in call.data.items() if k not in GATEWAY_KEYS})
+        return Route(model, body, request_tags(call))
+
+    def _body_for(self, body: dict[str, Any], deployment: Deployment, call: Call) -> dict[str, Any]:
+        defaults = self._defaults.get(deployment.id)
+        if defaults is None:
+            defaults = self._defaults[deployment.id] = {
+                k: v for k, v in deployment.params.items() if k not in TRANSPORT_PARAMS
+            }
+        out = {**defaults, **body} if defaults else dict(body)
+        out["model"] = deployment.upstream_model
+        forwarded = forwarded_headers(self.providers[deployment], call.headers)
+        if forwarded:
+            out["extra_headers"] = {**(out.get("extra_headers") or {}), **forwarded}
+        return out
+
+
+async def _held(stream: UpstreamStream, events: EventStream, rules: PostCallRules) -> BufferedStream:
+    """Read a whole stream and check the rules before any byte goes out (a retry stays possible)."""
+    payloads: list[bytes] = []
+    summary = events.summary()
+    try:
+        async for payload in stream:
+            payloads.append(payload)
+            chunk = json_payload(payload)
+            if chunk is not None:
+                summary.observe(chunk)
+    finally:
+        await stream.aclose()
+    await rules.check_text(summary.text())
+    return BufferedStream(payloads, stream.upstream_model)
+
+
+class TranslatedStream:
+    """A provider's stream in the endpoint's format: each provider chunk through the format's translator."""
+
+    def __init__(self, stream: UpstreamStream, translator: Translator, events: EventStream) -> None:
+        self._stream, self._translator, self._events = stream, translator, events
+        self.upstream_model = stream.upstream_model
+
+    async def _translated(self) -> AsyncIterator[dict[str, Any]]:
+        async for payload in self._stream:
+            chunk = json_payload(payload)
+            if chunk is not None:
+                for event in self._translator.feed(chunk):
+                    yield event
+        for event in self._translator.close():
+            yield event
+
+    async def _payloads(self) -> AsyncIterator[bytes]:
+        async for event in self._translated():
+            yield orjson.dumps(event)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._payloads()
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        async for event in self._translated():
+            yield self._events.frame(event)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+def forwarded_headers(provider: Any, headers: Any) -> dict[str, str] | None:
+    """The client headers a provider forwards upstream (its ``forwarded_headers``, e.g. ``anthropic-beta``)."""
+    names = getattr(provider, "forwarded_headers", ())
+    picked = {name: headers[name] for name in names if name in headers}
+    return picked or None
+
+
+def request_tags(call: Call) -> list[str]:
+    """Routing tags: top-level ``tags``, else ``metadata.tags``, plus the key's tags."""
+    data = call.data
+    tags = data.get("tags")
+    if not tags:
+        metadata = data.get("metadata")
+        tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    out = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+    if call.auth is not None and call.auth.tags:
+        out += [t for t in call.auth.tags if t not in out]
+    return out
