@@ -25,6 +25,7 @@ from .guardrails import build_guardrails, check_requested, parse_guardrails
 from .metrics import Metrics
 from .plugins import ParallelRequestLimiter, bind_builtins
 from .plugins.spend import SpendTracker
+from .plugins.spend_logs import SpendLogs
 from .plugins.request_log import RequestLog
 from .config.errors import ConfigError
 from .pricing import PriceFileError, PriceMap
@@ -37,7 +38,6 @@ from .providers import Providers
 from .response_cache import CacheSettings, ResponseCache
 from .routing.deployment import RouterSettings, deployments_from_config
 from .routing.router import Router
-from .spend.service import SpendLogs
 from .ui.settings import UISettings
 from .upstream import Upstream
 

@@ -17,15 +17,20 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping
 
+from aiohttp import web
+
+from ..auth.identity import UserAPIKeyAuth
 from ..auth.keys import KeyStoreError
 from ..policy.custom_logger import CustomLogger
 from ..spend.rows import row_from_event
+from ..spend.routes import SpendRoutesDeps, spend_routes
 from ..spend.settings import SpendLogSettings
-from ..spend.store import SpendLogStore
+from ..spend.store import SpendLogStore, open_spend_log_store
 
-__all__ = ["SpendLogWriter"]
+__all__ = ["SpendLogWriter", "SpendLogs"]
 
 log = logging.getLogger("gatehouse.plugins.spend_logs")
 
@@ -113,3 +118,28 @@ class SpendLogWriter(CustomLogger):
         if self._flushing is not None:
             await asyncio.gather(self._flushing, return_exceptions=True)
         await self.flush()
+
+
+class SpendLogs:
+    """One per gateway: the settings, the store, the writer (this plugin) and the routes."""
+
+    def __init__(self, general_settings: Mapping[str, Any], *, database_url: str | None, data_dir: Path,
+                 source: str) -> None:
+        self.settings = SpendLogSettings.from_config(general_settings, source=source)
+        self.store: SpendLogStore = open_spend_log_store(database_url, data_dir)
+        self.writer = SpendLogWriter(self.store, self.settings) if self.settings.enabled else None
+
+    def callbacks(self) -> list[tuple[str, object]]:
+        """The writer, for the gateway's callback list (none when ``disable_spend_logs``)."""
+        return [("spend_logs", self.writer)] if self.writer is not None else []
+
+    def routes(self, *, authenticate: Callable[[web.Request], Awaitable[UserAPIKeyAuth]], keys: Any,
+               forget: Callable[[str], None]) -> list[web.RouteDef]:
+        self.deps = SpendRoutesDeps(authenticate=authenticate, store=self.store, keys=keys, forget=forget)
+        return spend_routes(self.deps)
+
+    async def start(self) -> None:
+        await self.store.open()
+
+    async def close(self) -> None:
+        await self.store.close()

@@ -10,5 +10,6 @@ Layout::
     routes      the HTTP routes (admins see everything, a virtual key only its own)
 
 The writer is a built-in plugin, :mod:`gatehouse.plugins.spend_logs`, written
-with the public logging-hook API like any user callback.
+with the public logging-hook API like any user callback; its ``SpendLogs``
+puts the settings, store, writer and routes together for the gateway.
 """
