@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from ..background import Background
 from ..call import Call
 from ..errors import GatewayError
-from ..pricing.served import answer_cost
+from ..pricing.served import answer_cost, openai_usage
 from .pipeline import BoundHook, bind
 
 __all__ = ["LoggingHooks"]
@@ -100,7 +100,7 @@ def event_kwargs(
     if not metadata and call.auth is not None:  # failed before the request was read: who called is still known
         metadata = call.auth.logging_fields()
     usage = response.get("usage") if isinstance(response, dict) else None
-    usage = usage if isinstance(usage, dict) else {}
+    usage = openai_usage(usage) if isinstance(usage, dict) else {}
     end = end or time.time()
     cost = _cost(call, status, response)
     served = call.served

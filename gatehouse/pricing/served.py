@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from .prices import Price, PriceMap
 
-__all__ = ["Served", "served_table", "answer_cost", "cost_text"]
+__all__ = ["Served", "served_table", "answer_cost", "cost_text", "openai_usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,27 @@ def answer_cost(served: Served | None, response: Any) -> float:
     if served is None or not isinstance(response, dict):
         return 0.0
     usage = response.get("usage")
-    return served.price.cost(usage) if isinstance(usage, dict) else 0.0
+    return served.price.cost(openai_usage(usage)) if isinstance(usage, dict) else 0.0
+
+
+def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """``usage`` in OpenAI's chat shape, also from an answer in Anthropic's Messages shape (``input_tokens``
+    without the cache reads and writes) or OpenAI's Responses shape (``input_tokens`` with cached ones)."""
+    if "prompt_tokens" in usage or "input_tokens" not in usage:
+        return usage
+    given, completion = _count(usage.get("input_tokens")), _count(usage.get("output_tokens"))
+    details = usage.get("input_tokens_details")
+    if isinstance(details, dict):  # Responses: cached tokens are part of input_tokens
+        return {"prompt_tokens": given, "completion_tokens": completion, "total_tokens": given + completion,
+                "prompt_tokens_details": {"cached_tokens": _count(details.get("cached_tokens"))}}
+    read, written = _count(usage.get("cache_read_input_tokens")), _count(usage.get("cache_creation_input_tokens"))
+    prompt = given + read + written
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": read}, "cache_creation_input_tokens": written}
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def cost_text(cost: float) -> str:
