@@ -13,6 +13,7 @@ renders it (:func:`gatehouse.formats.base.render_error`; OpenAI's body is
     ├── AuthenticationError          401     auth_error
     ├── PermissionDeniedError        403     permission_error
     ├── NotFoundError                404     invalid_request_error
+    ├── RequestTimeoutError          408     invalid_request_error  (body not received in time)
     ├── PayloadTooLargeError         413     invalid_request_error
     ├── RateLimitError               429     throttling_error
     ├── UpstreamError                (the upstream's status, kept)
@@ -20,6 +21,7 @@ renders it (:func:`gatehouse.formats.base.render_error`; OpenAI's body is
     │   ├── PostCallRuleError        500     internal_server_error
     │   └── GuardrailFailedError     500     internal_server_error
     ├── UpstreamUnavailableError     502/503 internal_server_error
+    ├── ResponseTooLargeError        502     internal_server_error  (upstream answer over the cap)
     ├── GatewayTimeoutError          504     internal_server_error
     └── ClientDisconnected           499     client_disconnected    (never sent: for logging hooks)
 
@@ -46,12 +48,14 @@ __all__ = [
     "PermissionDeniedError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "RequestTimeoutError",
     "RateLimitError",
     "UpstreamError",
     "InternalError",
     "PostCallRuleError",
     "GuardrailFailedError",
     "UpstreamUnavailableError",
+    "ResponseTooLargeError",
     "GatewayTimeoutError",
     "ClientDisconnected",
     "HTTPException",
@@ -163,6 +167,12 @@ class PayloadTooLargeError(GatewayError):
     default_message = "Request body too large"
 
 
+class RequestTimeoutError(GatewayError):
+    status = 408
+    type = "invalid_request_error"
+    default_message = "The request body was not received in time"
+
+
 class RateLimitError(GatewayError):
     status = 429
     type = "throttling_error"
@@ -208,6 +218,14 @@ class UpstreamUnavailableError(GatewayError):
     type = "internal_server_error"
     default_message = "Upstream unavailable"
     retryable = True
+
+
+class ResponseTooLargeError(GatewayError):
+    """The provider's answer is larger than ``general_settings.max_response_size_mb``; not retried."""
+
+    status = 502
+    type = "internal_server_error"
+    default_message = "The upstream answer is too large"
 
 
 class GatewayTimeoutError(GatewayError):
