@@ -13,7 +13,6 @@ instead of knowing its shapes::
       error_body                the error body of this format
       to_provider/from_provider the provider's OpenAI shapes ⇄ this format (identity for OpenAI formats)
       translates                whether it does translate (False: OpenAI's own formats)
-      usage                     an answer's usage in OpenAI's terms (what spend, limits and logging count)
       metadata_fields           keys of the client's ``metadata`` that are this format's, sent upstream
       stream                    EventStream, or None when the format never streams
     EventStream                 the same format's streamed answers
@@ -267,10 +266,6 @@ class Format(Protocol):
 
     def error_body(self, error: GatewayError, call_id: str | None = None) -> dict[str, Any]:
         """The body of an error answer (``call_id`` only when it is to be shown)."""
-        ...
-
-    def usage(self, answer: dict[str, Any]) -> dict[str, Any] | None:
-        """The answer's usage in OpenAI's terms (``prompt_tokens``, ``completion_tokens``, ``total_tokens``, ...)."""
         ...
 
     def to_provider(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -77,10 +77,6 @@ class OpenAIFormat:
     def error_body(self, error: GatewayError, call_id: str | None = None) -> dict[str, Any]:
         return error_body(error, call_id)
 
-    def usage(self, answer: dict[str, Any]) -> dict[str, Any] | None:
-        found = answer.get("usage")
-        return found if isinstance(found, dict) else None
-
     def to_provider(self, body: dict[str, Any]) -> dict[str, Any]:
         return body
 

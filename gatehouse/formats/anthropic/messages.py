@@ -38,7 +38,6 @@ from ...errors import BadRequestError, GatewayError, UpstreamError
 from ..base import Extraction
 from .messages_stream import MessageEvents
 from .request import NATIVE
-from .response import openai_usage
 from .reverse import ERROR_TYPES, to_anthropic_response, to_openai_request
 
 __all__ = ["AnthropicMessages", "MESSAGES", "anthropic_error_type", "KNOWN_ERROR_TYPES", "estimate_input_tokens",
@@ -261,15 +260,6 @@ class AnthropicMessages:
         if call_id:
             body["request_id"] = call_id
         return body
-
-    def usage(self, answer: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The answer's usage in OpenAI's terms (what spend, limits and logging count)."""
-        usage = answer.get("usage")
-        if not isinstance(usage, Mapping):
-            return None
-        if "prompt_tokens" in usage:  # estimated by the gateway (a stream without usage)
-            return dict(usage)
-        return openai_usage(usage)
 
     def to_provider(self, body: dict[str, Any]) -> dict[str, Any]:
         """The OpenAI chat request for a translated deployment (Anthropic-only fields left out)."""
