@@ -29,7 +29,7 @@ from .errors import BadRequestError, ClientDisconnected, GatewayError, InternalE
 from .formats.base import render_error
 from .metrics import Metrics
 from .relay import Relayed
-from .replies import JsonReply, Reply, StreamReply
+from .replies import JsonReply, Reply, StreamInterrupted, StreamReply
 from .untrusted import safe_headers
 
 __all__ = ["Endings", "Outcome", "Answered", "Rejected", "Failed", "Streaming"]
@@ -148,6 +148,8 @@ class Endings:
             error = await self.failure(call, exc)
             call.policy.logging.failure(call, error)
             self._log(call, error.status, error)
+            if getattr(events, "opaque", False):  # no room for an error event: the writer breaks the connection
+                raise StreamInterrupted(error.message) from exc
             yield events.frame(call.endpoint.format.error_body(error))
         finally:
             await relayed.aclose()

@@ -13,8 +13,9 @@ from typing import Any
 from .errors import BadRequestError
 from .formats.base import Format
 from .formats.openai_chat import CHAT
-from .formats.openai_other import EMBEDDINGS, IMAGES, MODERATIONS, TRANSCRIPTIONS
+from .formats.openai_other import EMBEDDINGS, IMAGES, MODERATIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
 from .formats.openai_text import TEXT
+from .formats.rerank import RERANK
 
 __all__ = ["Endpoint", "ENDPOINTS", "by_call_type", "format_for", "normalise_call_type", "validate_body"]
 
@@ -36,6 +37,10 @@ class Endpoint:
     can_stream: bool = False
     multipart: bool = False
     post_call_rules: bool = False
+    always_streams: bool = False
+    """The answer is always relayed as it arrives (audio), whatever the body says."""
+    also: tuple[str, ...] = ()
+    """Further routes served as they are (no ``/v1`` added): ``/v2/rerank``."""
 
 
 _COMMON: tuple[tuple[str, tuple[type, ...], str], ...] = (
@@ -74,6 +79,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/audio/transcriptions", "audio_transcription", "transcription", ("file",),
         _COMMON, format=TRANSCRIPTIONS, multipart=True,
     ),
+    Endpoint(
+        "/audio/translations", "audio_translation", "translation", ("file",),
+        _COMMON, format=TRANSLATIONS, multipart=True,
+    ),
+    Endpoint(
+        "/audio/speech", "speech", "speech", ("input",),
+        _COMMON + (("input", (str,), "a string"), ("voice", (str, dict), "a voice name or an object"),
+                   ("response_format", (str, type(None)), "a string"), ("speed", (int, float, type(None)), "a number")),
+        format=SPEECH, can_stream=True, always_streams=True,
+    ),
+    Endpoint(
+        "/rerank", "rerank", "rerank", ("query", "documents"),
+        _COMMON + (("query", (str,), "a string"), ("documents", (list,), "a list of strings or objects"),
+                   ("top_n", (int, type(None)), "a whole number"),
+                   ("return_documents", (bool, type(None)), "a boolean")),
+        format=RERANK, also=("/v2/rerank",),
+    ),
 )
 
 _BY_CALL_TYPE = {e.call_type: e for e in ENDPOINTS}
@@ -89,6 +111,8 @@ _ALIASES = {
     "moderations": "moderation",
     "atranscription": "audio_transcription",
     "transcription": "audio_transcription",
+    "aspeech": "speech",
+    "arerank": "rerank",
 }
 
 

@@ -105,7 +105,7 @@ def _prompt_tokens(data: dict[str, Any]) -> int:
             content = message.get("content") if isinstance(message, dict) else None
             total += _PER_MESSAGE + estimate_tokens(_text(content))
         return total
-    return estimate_tokens(_text(data.get("prompt")))
+    return estimate_tokens(_text(data.get("prompt") if "prompt" in data else data.get("input")))  # input: speech
 
 
 def _text(value: Any) -> str:

@@ -24,7 +24,7 @@ from ..formats.base import render_error
 from ..formats.openai_common import OPENAI
 from .openapi import docs_routes
 from ..providers.base import UploadFile
-from ..replies import SSE_HEADERS, JsonReply, Reply
+from ..replies import SSE_HEADERS, JsonReply, Reply, StreamInterrupted
 
 __all__ = ["build_application", "AiohttpInbound"]
 
@@ -99,7 +99,10 @@ def _form_value(text: str) -> Any:
 
 async def write_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
     if isinstance(reply, JsonReply):
-        return web.Response(body=reply.body, status=reply.status, headers=reply.headers, content_type="application/json")
+        headers = reply.headers
+        if any(name.lower() == "content-type" for name in headers):  # a stream's own type (audio): not this JSON's
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        return web.Response(body=reply.body, status=reply.status, headers=headers, content_type="application/json")
     response = web.StreamResponse(status=reply.status, headers={**SSE_HEADERS, **reply.headers})
     frames = reply.frames
     try:
@@ -109,6 +112,9 @@ async def write_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
         await response.write_eof()
     except (ConnectionResetError, ClientConnectionResetError):
         log.debug("client went away during a stream")
+    except StreamInterrupted:  # an opaque answer failed mid-way: an incomplete answer, never a complete-looking one
+        if request.transport is not None:
+            request.transport.close()
     finally:
         await frames.aclose()  # type: ignore[attr-defined]
     return response
@@ -159,6 +165,8 @@ def build_application(gateway: Any) -> web.Application:
         handler = llm_handler(gateway, endpoint)
         app.router.add_post(endpoint.path, handler)
         app.router.add_post("/v1" + endpoint.path, handler)
+        for path in endpoint.also:
+            app.router.add_post(path, handler)
         if endpoint.path in AZURE_STYLE:  # the path names the model (Azure OpenAI SDK, old engines API)
             app.router.add_post("/openai/deployments/{model}" + endpoint.path, handler)
             app.router.add_post("/engines/{model}" + endpoint.path, handler)

@@ -23,6 +23,7 @@ from ..auth.keys import KeyStoreError
 from ..errors import GatewayError
 from ..policy.custom_logger import CustomLogger
 from ..pricing import Price
+from ..pricing.units import billable_usage
 
 __all__ = ["SpendTracker", "BudgetExceededError"]
 
@@ -80,9 +81,8 @@ class SpendTracker(CustomLogger):
         price = self._prices.get(standard.get("model_id") or "")
         if not token or price is None:
             return
-        response = standard.get("response")
-        usage = response.get("usage") if isinstance(response, dict) else None
-        if not isinstance(usage, dict):
+        usage = billable_usage(standard.get("call_type"), standard.get("response"), kwargs)
+        if not usage:
             usage = {"prompt_tokens": standard.get("prompt_tokens", 0), "completion_tokens": standard.get("completion_tokens", 0)}
         cost = price.cost(usage)
         if cost > 0:

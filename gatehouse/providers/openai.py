@@ -20,6 +20,7 @@ import orjson
 
 from ..errors import BadRequestError, UpstreamError
 from ..formats.openai_chat import CHAT
+from ..formats import rerank
 from ..formats.openai_text import TEXT
 from ..routing.deployment import Deployment
 from .base import BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, scrub, scrub_error
@@ -36,6 +37,9 @@ PATHS = {
     "image": "/images/generations",
     "moderation": "/moderations",
     "transcription": "/audio/transcriptions",
+    "translation": "/audio/translations",
+    "speech": "/audio/speech",
+    "rerank": "/rerank",
 }
 CHAT_ONLY = ("chat", "completion")
 
@@ -140,6 +144,21 @@ class OpenAICompatibleProvider:
         return target, url, data, headers
 
     async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        if operation == "rerank":
+            return await self._rerank(body, deployment, timeout)
+        raw = await self._post(operation, body, deployment, timeout)
+        try:
+            answer = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            if operation in ("transcription", "translation"):  # text/srt/vtt: {"text": ...}, as LiteLLM answers
+                return {"text": raw.decode("utf-8", "replace")}
+            raise bad_answer(deployment, "a body that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise bad_answer(deployment, "JSON that is not an object")
+        return answer
+
+    async def _post(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> bytes:
+        """One non-streaming call; the answer's bytes (an HTTP error raised as the upstream's error)."""
         target, url, data, headers = await self._request(operation, body, deployment)
         with map_provider_errors(timeout, (target.secret,)):
             async with self._client().post(
@@ -148,15 +167,23 @@ class OpenAICompatibleProvider:
                 raw = await resp.read()
                 if resp.status >= 400:
                     raise _upstream_error(resp.status, raw, resp.headers, target.secret)
+        return raw
+
+    async def _rerank(self, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        """``{base}/rerank`` of a rerank server (vLLM, Jina, TEI for ``huggingface/``), answered in Cohere's shape."""
+        documents = list(body.get("documents") or [])
+        native = rerank.server_request(body, model=deployment.upstream_model, tei=deployment.provider == "huggingface")
+        raw = await self._post("rerank", native, deployment, timeout)
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            if operation == "transcription":  # response_format text/srt/vtt: {"text": ...}, as LiteLLM answers
-                return {"text": raw.decode("utf-8", "replace")}
             raise bad_answer(deployment, "a body that is not JSON") from None
-        if not isinstance(answer, dict):
-            raise bad_answer(deployment, "JSON that is not an object")
-        return answer
+        top = body.get("top_n")
+        try:
+            return rerank.server_answer(answer, documents=documents, return_documents=body.get("return_documents")
+                                        is not False, top_n=top if isinstance(top, int) else None)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise bad_answer(deployment, f"a rerank answer that is not what rerank servers send ({exc})") from None
 
     async def stream(
         self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float
@@ -174,7 +201,7 @@ class OpenAICompatibleProvider:
             finally:
                 resp.release()
             raise _upstream_error(resp.status, raw, resp.headers, target.secret)
-        if resp.content_type == "application/json":  # a server that ignored "stream": answer as a stream anyway
+        if resp.content_type == "application/json" and operation in CHAT_ONLY:  # it ignored "stream": a stream anyway
             try:
                 raw = await resp.read()
             finally:
@@ -192,6 +219,7 @@ class SSEStream:
         self._timeout = timeout
         self._done = False
         self.upstream_model: str | None = None
+        self.media_type: str | None = resp.content_type  # what the bytes are (speech: audio/mpeg, ...)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._events()

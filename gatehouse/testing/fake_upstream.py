@@ -4,7 +4,9 @@ Used by the test suite, the benchmarks and hook authors. Every route is served
 with and without the ``/v1`` prefix::
 
     POST chat/completions  completions  embeddings  images/generations
-         moderations  audio/transcriptions (multipart)        GET models
+         moderations  audio/transcriptions  audio/translations (multipart)
+         audio/speech (audio bytes in pieces)  rerank (vLLM/Jina shape; TEI's for ``texts``)
+    GET  models
 
 Default answers: chat says ``"Hello! You said: <last user text>"``, completions
 say ``"Hello! You said: <prompt>"``; token counts are whitespace-separated
@@ -34,7 +36,7 @@ from aiohttp import web
 
 from .service import ThreadedService, serve_until_signal
 
-from .fake_answers import ROUTES, Answer, AnswerFn, Behaviour, RecordedRequest, _StreamPlan
+from .fake_answers import ROUTES, Answer, AnswerFn, Behaviour, RecordedRequest, _BytesPlan, _StreamPlan
 
 __all__ = ["Behaviour", "RecordedRequest", "FakeUpstream", "main"]
 
@@ -233,6 +235,8 @@ class FakeUpstream(ThreadedService):
         result = make()
         if isinstance(result, _StreamPlan):
             return await _stream(request, result, b)
+        if isinstance(result, _BytesPlan):
+            return await _bytes(request, result, b)
         if isinstance(result, str):
             return await _send(request, 200, result.encode(), "text/plain", b.headers), True
         body = orjson.dumps(result)
@@ -270,6 +274,23 @@ async def _stream(request: web.Request, plan: _StreamPlan,
     for frame in plan.tail:
         await resp.write(_sse(frame))
     await resp.write(_sse("[DONE]"))
+    await resp.write_eof()
+    return resp, True
+
+
+async def _bytes(request: web.Request, plan: _BytesPlan, b: Behaviour) -> tuple[web.StreamResponse, bool]:
+    """Write a binary answer piece by piece (chunked); ``die_after_chunks`` closes the connection midway."""
+    resp = web.StreamResponse(headers=b.headers)
+    resp.content_type = plan.content_type
+    await resp.prepare(request)
+    for sent, part in enumerate(plan.parts):
+        if b.die_after_chunks is not None and sent >= b.die_after_chunks:
+            if request.transport is not None:
+                request.transport.close()
+            return resp, False
+        if b.chunk_delay and sent:
+            await asyncio.sleep(b.chunk_delay)
+        await resp.write(part)
     await resp.write_eof()
     return resp, True
 
