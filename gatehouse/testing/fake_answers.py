@@ -39,6 +39,7 @@ class Behaviour:
     tool_calls: list[dict[str, Any]] | None = None  # reply with these tool calls
     model: str | None = None  # the response's ``model``
     no_usage: bool = False  # never send usage in a stream, even when ``stream_options.include_usage`` asks
+    hold_after_chunks: int | None = None  # binary answers: stop after N pieces until ``FakeUpstream.release`` is set
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Behaviour:
