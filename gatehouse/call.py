@@ -73,6 +73,9 @@ class Call:
     """The client's correlation id (``x-litellm-trace-id``, else ``x-litellm-call-id``), if it sent one."""
     hide_usage: bool = False
     """The gateway asked the upstream for stream usage the client did not ask for: not relayed."""
+    response_cost: float | None = None
+    """What the answer cost when the gateway priced it itself (pass-through routes); ``None``: priced by the
+    spend tracker from the deployment's prices."""
     _visible_headers: dict[str, str] | None = None
 
     def visible_headers(self) -> dict[str, str]:

@@ -65,6 +65,8 @@ class Streaming:
     """A stream whose first frame is ready."""
 
     relayed: Relayed
+    status: int = 200
+    """The answer's status (a pass-through route relays its upstream's 2xx as it is)."""
 
 
 Outcome = Answered | Rejected | Failed | Streaming
@@ -84,14 +86,14 @@ class Endings:
         if pipeline.response_headers:
             await pipeline.run_response_headers(call, response)
         headers = self._headers(call)
-        status = outcome.error.status if isinstance(outcome, Failed) else 200
+        status = outcome.error.status if isinstance(outcome, Failed) else getattr(outcome, "status", 200)
         self._count(call, status)
         if isinstance(outcome, Answered):
             call.policy.logging.success(call, response)
         elif isinstance(outcome, (Rejected, Failed)):
             call.policy.logging.failure(call, outcome.error)
         if isinstance(outcome, Streaming):
-            return StreamReply(headers, self._tail(call, outcome.relayed))
+            return StreamReply(headers, self._tail(call, outcome.relayed), outcome.status)
         self._log(call, status, outcome.error if isinstance(outcome, Failed) else None)
         if isinstance(outcome, Rejected) and call.stream:
             return StreamReply(headers, _replay(call, outcome.answer))

@@ -15,9 +15,11 @@ from .formats.base import Format
 from .formats.openai_chat import CHAT
 from .formats.openai_other import EMBEDDINGS, IMAGES, MODERATIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
 from .formats.openai_text import TEXT
+from .formats.passthrough import PASS_THROUGH as PASS_THROUGH_FORMAT
 from .formats.rerank import RERANK
 
-__all__ = ["Endpoint", "ENDPOINTS", "by_call_type", "format_for", "normalise_call_type", "validate_body"]
+__all__ = ["Endpoint", "ENDPOINTS", "PASS_THROUGH", "by_call_type", "format_for", "normalise_call_type",
+           "validate_body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
 )
 
-_BY_CALL_TYPE = {e.call_type: e for e in ENDPOINTS}
+#: Pass-through routes (``/anthropic/*``, ``pass_through_endpoints``): served by :mod:`gatehouse.passthrough`,
+#: not by the flow's routes (their paths are the providers'); a row so hooks and guardrails find their format.
+PASS_THROUGH = Endpoint("/{pass-through}", "pass_through_endpoint", "pass_through", (), (), format=PASS_THROUGH_FORMAT)
+
+_BY_CALL_TYPE = {e.call_type: e for e in (*ENDPOINTS, PASS_THROUGH)}
 #: LiteLLM's other names for the seed's call types.
 _ALIASES = {
     "acompletion": "completion",

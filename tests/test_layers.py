@@ -3,7 +3,7 @@
     entry      cli, __main__, testing, reference_guardrail   (run things; may import anything)
     http       http.*                                          (the aiohttp application)
     app        app                                             (the composition root)
-    flow       flow, endings, relay, replies                   (the request path and its endings)
+    flow       flow, endings, relay, replies, passthrough.*    (the request paths and their endings)
     upstream | policy   upstream, response_cache, policy.*, guardrails.*, plugins.*
     call       call                                            (the per-request state)
     routing | providers   routing.*, providers.*, auth.*, pricing.*
@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # bottom to top
     ("routing | providers", ("routing", "providers", "auth", "pricing")),
     ("call", ("call",)),
     ("upstream | policy", ("upstream", "response_cache", "policy", "guardrails", "plugins")),
-    ("flow", ("flow", "endings", "relay", "replies")),
+    ("flow", ("flow", "endings", "relay", "replies", "passthrough")),
     ("app", ("app",)),
     ("http", ("http",)),
     ("entry", ("cli", "__main__", "testing", "reference_guardrail")),

@@ -23,6 +23,7 @@ from ..errors import BadRequestError, GatewayError, InternalError, NotFoundError
 from ..formats.base import render_error
 from ..formats.openai_common import OPENAI
 from .openapi import docs_routes
+from .passthrough import passthrough_routes
 from ..providers.base import UploadFile
 from ..replies import SSE_HEADERS, JsonReply, Reply, StreamInterrupted
 
@@ -32,7 +33,8 @@ log = logging.getLogger("gatehouse.server")
 
 GATEWAY_KEY: web.AppKey[Any] = web.AppKey("gateway", object)
 #: Endpoints also served as ``/openai/deployments/{model}/...`` and ``/engines/{model}/...``.
-AZURE_STYLE = frozenset({"/chat/completions", "/completions", "/embeddings"})
+AZURE_STYLE = frozenset({"/chat/completions", "/completions", "/embeddings", "/images/generations",
+                         "/audio/transcriptions", "/audio/translations", "/audio/speech"})
 
 
 class AiohttpInbound:
@@ -161,6 +163,7 @@ def build_application(gateway: Any) -> web.Application:
     """The application for one gateway (routes are a table, not copies)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=gateway.config.max_request_bytes)
     app[GATEWAY_KEY] = gateway
+    passthrough_routes(app, gateway, exact=True)  # an operator's exact path wins over a unified endpoint
     for endpoint in ENDPOINTS:
         handler = llm_handler(gateway, endpoint)
         app.router.add_post(endpoint.path, handler)
@@ -173,6 +176,7 @@ def build_application(gateway: Any) -> web.Application:
     app.router.add_routes(ops_routes(gateway))
     app.router.add_routes(gateway.key_routes)
     app.router.add_routes(docs_routes())
+    passthrough_routes(app, gateway, exact=False)  # /anthropic/*, /openai/*, ...: after every specific route
     return app
 
 

@@ -2,7 +2,9 @@
 
 Every answer to a virtual key is priced from the deployment that served it
 (its own prices, else Gatehouse's price map: :mod:`gatehouse.pricing`) and
-the token counts in its ``usage`` (cached prompt tokens at the cached price). The amounts are added to the key's ``spend`` in the key store in
+the token counts in its ``usage`` (cached prompt tokens at the cached price),
+rerank search units and speech input characters (:mod:`gatehouse.pricing.units`);
+an answer no deployment served (a pass-through route) costs its ``response_cost``. The amounts are added to the key's ``spend`` in the key store in
 batches (every ``flush_interval`` seconds and at shutdown), and a key whose
 ``spend`` has reached its ``max_budget`` is refused before any other hook
 runs. Deployments the price map does not know and that set no price cost 0. The master key is not tracked.
@@ -79,12 +81,16 @@ class SpendTracker(CustomLogger):
         metadata = (kwargs.get("litellm_params") or {}).get("metadata") or kwargs.get("metadata") or {}
         token = metadata.get("user_api_key_hash")
         price = self._prices.get(standard.get("model_id") or "")
-        if not token or price is None:
+        if not token:
             return
-        usage = billable_usage(standard.get("call_type"), standard.get("response"), kwargs)
-        if not usage:
-            usage = {"prompt_tokens": standard.get("prompt_tokens", 0), "completion_tokens": standard.get("completion_tokens", 0)}
-        cost = price.cost(usage)
+        if price is None:  # no deployment priced it: the gateway's own price (pass-through routes), if any
+            cost = float(standard.get("response_cost") or 0.0)
+        else:
+            usage = billable_usage(standard.get("call_type"), standard.get("response"), kwargs)
+            if not usage:
+                usage = {"prompt_tokens": standard.get("prompt_tokens", 0),
+                         "completion_tokens": standard.get("completion_tokens", 0)}
+            cost = price.cost(usage)
         if cost > 0:
             self._pending[token] = self._pending.get(token, 0.0) + cost
 

@@ -111,7 +111,7 @@ def event_kwargs(
         "prompt_tokens": usage.get("prompt_tokens", 0),
         "completion_tokens": usage.get("completion_tokens", 0),
         "total_tokens": usage.get("total_tokens", 0),
-        "response_cost": 0.0,
+        "response_cost": call.response_cost or 0.0,
         "metadata": {k: v for k, v in metadata.items() if k.startswith("user_api_key")},
         "request_tags": metadata.get("tags") or data.get("tags") or [],
         "messages": data.get("messages"),
@@ -135,7 +135,7 @@ def event_kwargs(
         "metadata": metadata,
         "start_time": _dt(call.started),
         "end_time": _dt(end),
-        "response_cost": 0.0,
+        "response_cost": call.response_cost or 0.0,
         "exception": error,
         "standard_logging_object": standard,
     }
