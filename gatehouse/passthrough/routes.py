@@ -190,6 +190,8 @@ def _headers(value: Any, where: str, source: str, env: Mapping[str, str]) -> tup
     out: dict[str, str] = {}
     key_header = None
     for name, raw in value.items():
+        if raw is None:  # an os.environ/ value that is not set (the loader warned, naming it)
+            continue
         text = str(raw)
         for variable in _ENV.findall(text):
             if not env.get(variable):
