@@ -46,11 +46,15 @@ def openapi_document() -> dict[str, Any]:
                 "additionalProperties": True,
             }}}},
             "responses": {
-                "200": {"description": "The provider's answer" + (" (SSE when stream is true)" if endpoint.can_stream else "")},
+                "200": {"description": "The provider's answer" + (
+                    " (audio bytes, relayed as they arrive)" if endpoint.always_streams
+                    else " (SSE when stream is true)" if endpoint.can_stream else "")},
                 "default": {"description": "An OpenAI-style error", "content": {"application/json": {"schema": _ERROR}}},
             },
         }
         paths["/v1" + endpoint.path] = {"post": operation}
+        for also in endpoint.also:
+            paths[also] = {"post": operation}
     for path, summary in (
         ("/v1/models", "Model groups this key may call"), ("/health/liveliness", "Liveness"),
         ("/health/readiness", "Readiness (database, cache)"), ("/metrics", "Prometheus metrics"),

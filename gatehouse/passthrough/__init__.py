@@ -29,6 +29,19 @@ class PassThrough:
     providers: list[Route]
     """``/anthropic``, ``/openai``, ... (their settings from ``pass_through_endpoints`` applied)."""
 
+    def describe(self) -> list[str]:
+        """One line per route: where it goes and how it is authenticated (never a credential)."""
+        lines = []
+        for route in self.custom + self.providers:
+            where = getattr(route.target, "base", None) or getattr(route.target, "endpoint", None)
+            if where is None and hasattr(route.target, "hint"):
+                lines.append(f"{route.prefix}: not configured")
+                continue
+            guarded = f", guardrails {list(route.guardrails.names)}" if route.guardrails else ""
+            lines.append(f"{route.prefix}{'/*' if route.subpath else ''} → {where or 'Vertex AI (Google token)'}"
+                         f"{'' if route.auth else ', no key needed'}{guarded}")
+        return lines
+
     async def start(self) -> None:
         for route in self.providers + self.custom:
             await route.target.start()
