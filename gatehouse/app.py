@@ -29,6 +29,7 @@ from .passthrough.providers import provider_routes
 from .passthrough.routes import custom_routes
 from .plugins import ParallelRequestLimiter, bind_builtins
 from .plugins.spend import SpendTracker
+from .plugins.request_log import RequestLog
 from .config.errors import ConfigError
 from .pricing import PriceFileError, PriceMap
 from .pricing.prices import PRICE_FILE_ENV
@@ -39,6 +40,7 @@ from .providers import Providers
 from .response_cache import CacheSettings, ResponseCache
 from .routing.deployment import RouterSettings, deployments_from_config
 from .routing.router import Router
+from .ui.settings import UISettings
 from .upstream import Upstream
 
 __all__ = ["Gateway"]
@@ -85,6 +87,11 @@ class Gateway:
             config.settings_guardrails, source=source, key_prefix="litellm_settings.guardrails"
         )
         self.guardrails = build_guardrails(self.guardrail_configs, metrics=self.metrics)
+        self.ui_settings = UISettings.from_config(config.general_settings, source=source)
+        self.request_log = (RequestLog(size=self.ui_settings.request_log_size,
+                                       include_content=self.ui_settings.request_log_content,
+                                       always=self.ui_settings.request_log_always)
+                            if self.ui_settings.request_log else None)
         self.callbacks = self._callbacks(loader)
         self.policies = PolicySet(
             self.callbacks, cache=self.cache, hook_timeout=config.hook_timeout, metrics=self.metrics,
@@ -141,7 +148,7 @@ class Gateway:
         return ResponseCache(settings, self.cache)
 
     def _callbacks(self, loader: Loader) -> list[tuple[str, object]]:
-        """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails."""
+        """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails, the request log."""
         ordered: list[tuple[str, object]] = []
         if not self.auth.open:  # keys (virtual, custom auth) exist: their limits and budgets
             ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.cache)))
@@ -153,6 +160,8 @@ class Gateway:
         ordered += loader.event_functions(self.config.failure_callbacks, "failure")
         ordered += [(type(obj).__name__, obj) for obj in self._extra]
         ordered += [(f"guardrail:{g.guardrail_name}", g) for g in self.guardrails]
+        if self.request_log is not None:  # the admin console's live log (logging hooks only)
+            ordered.append(("request_log", self.request_log))
         return ordered
 
     def _spend_interval(self) -> float:

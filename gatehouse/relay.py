@@ -91,10 +91,10 @@ class StreamRelay:
         With ``usage`` (the gateway asked for usage the client did not), bytes go
         out event by event and the usage-only event is left out (``kept`` still has it).
         """
-        done = -1
+        done, marker = -1, events.end_marker
         async for raw in upstream.pieces():
             piece = raw if usage is None else usage.feed(raw)
-            done = events.end_at(piece)
+            done = events.end_at(piece) if marker and marker in piece else -1
             if done >= 0:
                 piece = piece[:done]
             if kept is not None:

@@ -3,6 +3,7 @@
     entry      cli, __main__, testing, reference_guardrail   (run things; may import anything)
     http       http.*                                          (the aiohttp application)
     app        app                                             (the composition root)
+    ui         ui.*                                            (the admin console: its settings, routes, files)
     flow       flow, endings, relay, replies, passthrough.*    (the request paths and their endings)
     upstream | policy   upstream, response_cache, policy.*, guardrails.*, plugins.*
     call       call                                            (the per-request state)
@@ -30,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # bottom to top
     ("call", ("call",)),
     ("upstream | policy", ("upstream", "response_cache", "policy", "guardrails", "plugins")),
     ("flow", ("flow", "endings", "relay", "replies", "passthrough")),
+    ("ui", ("ui",)),
     ("app", ("app",)),
     ("http", ("http",)),
     ("entry", ("cli", "__main__", "testing", "reference_guardrail")),

@@ -37,7 +37,7 @@ class ShoutTranslator:
 
 
 class ShoutEvents:
-    end = b""
+    end = end_marker = b""
 
     def frame(self, event: Any) -> bytes:
         return named_frame(event["type"], event)

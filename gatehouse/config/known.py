@@ -36,7 +36,7 @@ NOT_IMPLEMENTED: Mapping[str, str] = {
     "general_settings.allow_requests_on_db_unavailable": "virtual keys are refused with 503 while the database "
                                                          "is down (Gatehouse fails closed)",
     "general_settings.disable_master_key_return": "Gatehouse never returns the master key",
-    "general_settings.ui_access_mode": "Gatehouse has no admin UI",
+    "general_settings.ui_access_mode": "the admin console at /ui is for admins only (master key or proxy_admin)",
     "general_settings.proxy_budget_rescheduler_min_time": "budgets do not reset on a schedule in Gatehouse",
     "general_settings.proxy_budget_rescheduler_max_time": "budgets do not reset on a schedule in Gatehouse",
     "general_settings.background_health_checks": "health checks of deployments are not implemented",

@@ -43,6 +43,7 @@ GENERAL_SETTINGS_KEYS = {
     "database_connection_pool_limit", "store_model_in_db", "disable_spend_logs", "proxy_batch_write_at",
     "custom_auth", "custom_auth_run_common_checks", "enable_jwt_auth", "litellm_jwtauth",
     "pass_through_endpoints",
+    "disable_admin_ui", "ui_request_log_size", "ui_request_log_content", "ui_request_log_always",  # ui/settings.py
 }
 ROUTER_SETTINGS_KEYS = {
     "routing_strategy", "enable_tag_filtering", "tag_filtering_match_any", "num_retries", "fallbacks",

@@ -14,7 +14,7 @@ instead of knowing its shapes::
       to_provider/from_provider the provider's OpenAI shapes ⇄ this format (identity for OpenAI formats)
       stream                    EventStream, or None when the format never streams
     EventStream                 the same format's streamed answers
-      frame / end / end_at      SSE framing of one event, the end of a stream
+      frame / end / end_at      SSE framing of one event, the end of a stream (end_marker: what to look for)
       events                    relayed SSE bytes → events
       text / texts              what an event adds to the answer's text (per choice)
       summary                   StreamSummary: text, usage, the assembled answer for logging
@@ -160,6 +160,8 @@ class EventStream(Protocol):
 
     end: bytes
     """The frame that ends every stream (``b""`` when the last event says so itself)."""
+    end_marker: bytes
+    """Bytes every end frame contains (``b""``: none), so relayed pieces without them are not searched."""
 
     def frame(self, event: Any) -> bytes:
         """One SSE frame for an event (a dict, or a payload already serialised as bytes)."""
@@ -219,8 +221,11 @@ class Format(Protocol):
     """One client-facing wire format: what an endpoint row names."""
 
     name: str
-    stream: EventStream | None
-    """How its streamed answers look; ``None`` when the endpoint never streams."""
+
+    @property
+    def stream(self) -> EventStream | None:
+        """How its streamed answers look; ``None`` when the endpoint never streams."""
+        ...
 
     def extract_request(self, data: dict[str, Any]) -> Extraction:
         """What a guardrail scans of a request body, each item with its position."""

@@ -48,6 +48,7 @@ class OpaqueStream:
     """Bytes relayed as they come; see the module docstring."""
 
     end = b""
+    end_marker = b""
     opaque = True
 
     def __init__(self, summary: Callable[[], StreamSummary]) -> None:

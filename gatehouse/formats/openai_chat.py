@@ -107,6 +107,7 @@ class ChatSummary(OpenAISummary):
 
 class ChatCompletions(OpenAIFormat):
     name = "openai_chat"
+    stream: ChatChunks
 
     def __init__(self) -> None:
         self.stream = ChatChunks()

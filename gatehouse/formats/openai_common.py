@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import orjson
 
 from ..errors import GatewayError
-from .base import Extraction, Translator
+from .base import EventStream, Extraction, Translator
 from .sse import data_frame, json_events, json_frame
 
 __all__ = ["OPENAI", "OpenAIFormat", "OpenAIEvents", "ModelRestamper", "OpenAISummary", "error_body", "choices", "DONE"]
@@ -54,7 +54,7 @@ class OpenAIFormat:
     """An OpenAI endpoint's JSON format, with nothing of its own to extract (the defaults)."""
 
     name = "openai"
-    stream: Any = None
+    stream: EventStream | None = None
 
     def extract_request(self, data: dict[str, Any]) -> Extraction:
         return Extraction(model=_str_or_none(data.get("model")))
@@ -116,6 +116,7 @@ class OpenAIEvents:
     """``data: {chunk}`` frames, ``data: [DONE]`` at the end; chunks as providers send them."""
 
     end = DONE
+    end_marker = b"[DONE]"
 
     def frame(self, event: Any) -> bytes:
         if isinstance(event, (bytes, bytearray)):

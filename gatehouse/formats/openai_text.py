@@ -80,6 +80,7 @@ class TextSummary(OpenAISummary):
 
 class TextCompletions(OpenAIFormat):
     name = "openai_text"
+    stream: TextChunks
 
     def __init__(self) -> None:
         self.stream = TextChunks()

@@ -26,6 +26,7 @@ from .openapi import docs_routes
 from .passthrough import passthrough_routes
 from ..providers.base import UploadFile
 from ..replies import SSE_HEADERS, JsonReply, Reply, StreamInterrupted
+from ..ui import install_ui
 
 __all__ = ["build_application", "AiohttpInbound"]
 
@@ -176,6 +177,7 @@ def build_application(gateway: Any) -> web.Application:
     app.router.add_routes(ops_routes(gateway))
     app.router.add_routes(gateway.key_routes)
     app.router.add_routes(docs_routes())
+    install_ui(app, gateway)
     passthrough_routes(app, gateway, exact=False)  # /anthropic/*, /openai/*, ...: after every specific route
     return app
 

@@ -106,3 +106,11 @@ def test_a_fastapi_http_exception_from_a_seed_hook(plain_env: Path, tmp_path: Pa
     assert blocked.json()["error"] == {
         "message": "Violated content safety policy", "type": "invalid_request_error", "param": None, "code": "400",
         "provider_specific_fields": {"error": "Violated content safety policy"}}
+
+
+def test_the_admin_console_ships_built(plain_env: Path) -> None:
+    """``/ui`` needs no Node at run time: the built files are package data."""
+    probe = "from gatehouse.ui.assets import Assets; a = Assets(); print(a.built, sorted(a.files)[:1])"
+    out = subprocess.run([str(plain_env / "bin" / "python"), "-c", probe], capture_output=True, text=True, timeout=60,
+                         cwd=str(plain_env))
+    assert out.stdout.startswith("True ['assets/"), out.stdout + out.stderr
