@@ -98,8 +98,9 @@ class Speech(OpenAIFormat):
 
 
 def audio_type(response_format: Any, upstream: str | None) -> str:
-    """The content type of a speech answer: the upstream's ``audio/*`` type, else ``response_format``'s."""
-    if upstream and upstream.startswith("audio/"):
+    """The content type of a speech answer: the upstream's ``audio/*`` type (or SSE: ``stream_format: sse``),
+    else ``response_format``'s."""
+    if upstream and (upstream.startswith("audio/") or upstream == "text/event-stream"):
         return upstream
     return AUDIO_TYPES.get(str(response_format or "mp3"), "application/octet-stream")
 

@@ -29,7 +29,7 @@ from ..auth.authenticate import Authenticator
 from ..call import Call, Rejection, client_correlation_id, new_call_id
 from ..endings import Endings, Failed, Outcome, Streaming
 from ..endpoints import PASS_THROUGH
-from ..errors import BadRequestError, GatewayError, PassThroughUpstreamError, UpstreamError
+from ..errors import BadRequestError, GatewayError, PassThroughUpstreamError, PermissionDeniedError, UpstreamError
 from ..formats.passthrough import SPEC_KEY
 from ..formats.passthrough_usage import reader_for
 from ..policy.variants import PolicySet
@@ -120,7 +120,7 @@ class PassThroughFlow:
         call.model = _model(data, route.provider, inbound.tail)
         call.stream = _asks_stream(data, inbound.tail, query)
         if route.auth:
-            self.auth.check_model_access(call.auth, call.model)
+            _check_models(self.auth, call.auth, call.model)
         call.data = self._prepare(call, route, data)
         if call.policy.pipeline.pre_call:
             outcome = await call.policy.pipeline.run_pre_call(call)
@@ -252,10 +252,13 @@ def _outgoing(raw: bytes, original: dict[str, Any] | None, data: dict[str, Any])
 
 
 def _model(data: Mapping[str, Any], provider: str | None, tail: str) -> str | None:
-    """The model a request names: the body's ``model``, else the path's (Gemini/Vertex ``models/x:``, Bedrock ``model/x/``)."""
+    """The model a request names: the body's ``model``, else the path's (Azure ``deployments/x/``, Gemini/Vertex
+    ``models/x:``, Bedrock ``model/x/``)."""
     model = data.get("model")
     if isinstance(model, str) and model:
         return model
+    if provider == "azure" and "/deployments/" in tail:
+        return tail.split("/deployments/", 1)[1].split("/", 1)[0] or None
     if provider in ("gemini", "vertex_ai") and "/models/" in tail:
         return tail.split("/models/", 1)[1].split(":", 1)[0].split("/", 1)[0] or None
     if provider == "bedrock" and tail.startswith("/model/"):
@@ -263,6 +266,15 @@ def _model(data: Mapping[str, Any], provider: str | None, tail: str) -> str | No
 
         return unquote(tail[len("/model/"):].split("/", 1)[0]) or None
     return None
+
+
+def _check_models(auth: Authenticator, identity: Any, model: str | None) -> None:
+    """A key limited to some models may call a route only for them; a request that names no model is refused."""
+    allowed = identity.models
+    if model is None and allowed and "all-proxy-models" not in allowed and "*" not in allowed:
+        raise PermissionDeniedError("This key may call only some models; a pass-through request that names none "
+                                    "(in its body or path) is refused.")
+    auth.check_model_access(identity, model)
 
 
 def _asks_stream(data: Mapping[str, Any], tail: str, query: Mapping[str, str]) -> bool:

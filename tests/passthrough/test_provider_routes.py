@@ -272,6 +272,8 @@ def test_a_key_limited_to_other_models_is_refused(gw: GatewayProcess, fakes: dic
     client = anthropic.Anthropic(base_url=f"{gw.base_url}/anthropic", api_key=key, max_retries=0)
     with pytest.raises(anthropic.PermissionDeniedError):
         client.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=HI)
+    nameless = httpx.get(f"{gw.base_url}/anthropic/v1/models", headers={"x-api-key": key}, timeout=30)
+    assert nameless.status_code == 403  # names no model: a limited key cannot use it as a side door
     assert not fakes["anthropic"].requests
 
 
