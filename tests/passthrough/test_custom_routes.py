@@ -30,6 +30,23 @@ from translating_support import ISOLATED, check_config, guardrail  # noqa: E402
 MASTER = "sk-custom-pass-master"
 BRIA_KEY, CO_KEY = "bria-secret-token", "co-custom-key"
 HI = [{"role": "user", "content": "hi secret"}]
+HOOK = '''
+from gatehouse.policy.custom_logger import CustomLogger
+
+
+class Native(CustomLogger):
+    async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):
+        if call_type != "pass_through_endpoint":
+            return None
+        if data.get("refuse"):
+            return "refused by policy"
+        if data.get("model") == "rename-me":  # the provider-native body, as sent
+            data["model"] = "fake-model"
+        return data
+
+
+handler = Native()
+'''
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +92,8 @@ def gw(gateway: Callable[..., GatewayProcess], fake_upstream: FakeUpstream, cohe
         ]},
         "guardrails": [guardrail("mask", guard.url, "pre_call", default_on=True),
                        guardrail("out", guard.url, "post_call")],
-    }, env={**ISOLATED, "BRIA_KEY": BRIA_KEY, "CO_KEY": CO_KEY})
+        "litellm_settings": {"callbacks": ["hooks.handler"]},
+    }, env={**ISOLATED, "BRIA_KEY": BRIA_KEY, "CO_KEY": CO_KEY}, files={"hooks.py": HOOK})
 
 
 def new_key(gw: GatewayProcess) -> str:
@@ -100,6 +118,30 @@ def test_headers_from_the_config_and_a_cost_per_request(gw: GatewayProcess, fake
         spend = info.json()["info"]["spend"]
         time.sleep(0.1)
     assert spend == pytest.approx(0.5)
+
+
+def test_pre_call_hooks_see_the_native_body(gw: GatewayProcess, fake_upstream: FakeUpstream) -> None:
+    auth = {"Authorization": f"Bearer {MASTER}"}
+    refused = httpx.post(f"{gw.base_url}/bria", json={"refuse": True, "messages": HI}, headers=auth, timeout=30)
+    assert refused.status_code == 400 and refused.json()["error"]["message"] == "refused by policy"
+    assert not fake_upstream.requests
+    renamed = httpx.post(f"{gw.base_url}/bria", json={"model": "rename-me", "messages": HI}, headers=auth, timeout=30)
+    assert renamed.status_code == 200 and fake_upstream.requests[-1].json == {"model": "fake-model", "messages": HI}
+
+
+def test_a_client_that_leaves_closes_the_upstream_stream(gw: GatewayProcess, fake_upstream: FakeUpstream) -> None:
+    fake_upstream.queue(chunk_delay=0.2, chunks=["a "] * 50)
+    with httpx.stream("POST", f"{gw.base_url}/guarded/chat/completions", timeout=30,
+                      json={"model": "fake-model", "messages": [{"role": "user", "content": "x"}], "stream": True},
+                      headers={"Authorization": f"Bearer {MASTER}"}) as response:
+        assert response.status_code == 400  # post_call guardrails on this route: no streams
+    fake_upstream.queue(chunk_delay=0.2, chunks=["a "] * 50)
+    with httpx.stream("POST", f"{gw.base_url}/bria", timeout=30, headers={"Authorization": f"Bearer {MASTER}"},
+                      json={"model": "fake-model", "messages": [{"role": "user", "content": "x"}], "stream": True}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        next(response.iter_raw())
+    assert fake_upstream.wait_until(lambda: fake_upstream.cancelled == 1, timeout=10)
+    assert fake_upstream.completed == 0
 
 
 def test_a_subpath_that_is_not_served_is_a_404(gw: GatewayProcess) -> None:
