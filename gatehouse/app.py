@@ -23,6 +23,7 @@ from .config import ConfigError, GatewayConfig
 from .config.provider_defaults import with_global_params
 from .flow import Flow, FlowSettings
 from .guardrails import build_guardrails, check_requested, parse_guardrails
+from .limits import Limits
 from .metrics import Metrics
 from .passthrough import PassThrough, PassThroughFlow
 from .passthrough.providers import provider_routes
@@ -47,6 +48,9 @@ __all__ = ["Gateway"]
 
 log = logging.getLogger("gatehouse")
 
+#: Memory-tier size of the rate limiter's own cache (a few entries per active key and window).
+LIMITER_MEMORY_ENTRIES = 200_000
+
 
 class Gateway:
     """Everything one gateway process needs, built from a :class:`GatewayConfig`.
@@ -64,6 +68,8 @@ class Gateway:
         source = config.source
         self.metrics = Metrics()
         self.background = Background()
+        self.limits = Limits.from_config(config.general_settings, max_request_bytes=config.max_request_bytes,
+                                         source=source)
         deployments = deployments_from_config(with_global_params(config.model_list, config.litellm_settings), source=source)
         try:
             price_map = PriceMap.load()
@@ -72,12 +78,17 @@ class Gateway:
         self.prices = {d.id: price_map.for_deployment(d) for d in deployments}
         self.price_map = price_map
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
-        self.providers = Providers(deployments, source=source)
+        self.providers = Providers(deployments, source=source, max_response_bytes=self.limits.max_response_bytes)
         redis = config.redis
         self.cache = DualCache.from_settings(
             redis_url=redis.url, redis_host=redis.host, redis_port=redis.port, redis_password=redis.password
         )
-        self.store: KeyStore = open_key_store(config.database_url, config.data_dir, pool_max_size=config.database_pool_size)
+        # Rate-limit counters and cached answers each get a memory tier of their own (same Redis):
+        # a flood of cacheable requests, or a hook filling its cache, can never evict a limiter's counts.
+        self.limiter_cache = self.cache.sibling(max_size=LIMITER_MEMORY_ENTRIES)
+        self.store: KeyStore = open_key_store(
+            config.database_url, config.data_dir, pool_max_size=config.database_pool_size,
+            connect_timeout=self.limits.database_connect_timeout, query_timeout=self.limits.database_query_timeout)
         loader = Loader(config.base_dir, source=source)
         self.auth = build_authenticator(config.general_settings, master_key=config.master_key, store=self.store,
                                         cache_ttl=config.key_cache_ttl, loader=loader, source=source)
@@ -129,6 +140,7 @@ class Gateway:
             deployment_prices=self.prices, guardrail_names=names,
             check_guardrails=functools.partial(check_requested, configs={c.name: c for c in self.guardrail_configs}),
             post_call_guardrails=frozenset(c.name for c in self.guardrail_configs if "post_call" in c.modes),
+            max_response_bytes=self.limits.max_response_bytes,
         )
         return PassThrough(flow, custom, providers)
 
@@ -145,13 +157,13 @@ class Gateway:
             self._cache_store = DualCache.from_settings(
                 redis_host=params.get("host"), redis_port=params.get("port"), redis_password=params.get("password"))
             return ResponseCache(settings, self._cache_store)
-        return ResponseCache(settings, self.cache)
+        return ResponseCache(settings, self.cache.sibling())
 
     def _callbacks(self, loader: Loader) -> list[tuple[str, object]]:
         """In order: the rate limiter (virtual keys only), the config's callbacks, the guardrails, the request log."""
         ordered: list[tuple[str, object]] = []
         if not self.auth.open:  # keys (virtual, custom auth) exist: their limits and budgets
-            ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.cache)))
+            ordered.append(("parallel_request_limiter", ParallelRequestLimiter(self.limiter_cache)))
             ordered.append(("spend_tracker", SpendTracker(prices=self.prices, store=self.store,
                                                            on_flush=self.auth.forget,
                                                            flush_interval=self._spend_interval())))
@@ -204,11 +216,19 @@ class Gateway:
         await self.store.close()
 
     async def readiness(self) -> dict[str, Any]:
+        """Whether this replica can serve: unhealthy only when something it cannot serve without is down.
+
+        That is the key database, when virtual keys are on (a master key is
+        set). Redis is reported but never makes a replica unready: without it
+        the cache and the rate limits fall back to this replica's memory, and
+        every replica would be pulled at once by a load balancer.
+        """
         db = await self.store.ping()
         cache = "redis" if self.cache.redis_cache is not None else "in-memory"
         cache_ok = await self.cache.ping() if self.cache.redis_cache is not None else True
+        needs_db = bool(self.config.master_key)
         return {
-            "status": "healthy" if db and cache_ok else "unhealthy",
+            "status": "healthy" if db or not needs_db else "unhealthy",
             "db": "connected" if db else "unreachable",
             "cache": cache if cache_ok else f"{cache} (unreachable)",
             "gatehouse_version": __version__,

@@ -67,6 +67,8 @@ class Call:
     data: dict[str, Any] = field(default_factory=dict)
     """The request as hooks see it, once prepared (empty before); hooks that return a new dict replace it."""
     response_headers: dict[str, str] = field(default_factory=dict)
+    tried: list[str] = field(default_factory=list)
+    """The model group of every upstream attempt, in order (fallback groups included)."""
     trace: list[tuple[str, str, str, float]] = field(default_factory=list)
     """``(stage, callback, outcome, milliseconds)`` of every hook that ran."""
     trace_id: str | None = None
@@ -88,6 +90,11 @@ class Call:
     def label(self) -> str:
         """How log lines name the call: its id, and the client's trace id when it sent one."""
         return self.id if self.trace_id is None else f"{self.id} trace={self.trace_id}"
+
+    @property
+    def served_model(self) -> str | None:
+        """The model group that answered (a fallback group after a fallback), else the one asked for."""
+        return self.tried[-1] if self.tried else self.model
 
     def note(self, stage: str, label: str, outcome: str, started: float) -> None:
         self.trace.append((stage, label, outcome, round((time.perf_counter() - started) * 1000, 3)))

@@ -2,7 +2,8 @@
 
     finish(call, outcome)        outcome: Answered | Rejected | Failed | Streaming
       1. response-headers hooks  (with the answer; ``None`` for errors, rejections and streams)
-      2. response headers        x-litellm-call-id, x-litellm-model-id, applied guardrails, the hooks' own
+      2. response headers        x-litellm-call-id, x-litellm-model-id, -model-group, -attempted-retries,
+                                 -attempted-fallbacks, applied guardrails, the hooks' own
       3. the request counter     gatehouse_requests_total{endpoint, status} (a stream counts as its 200)
       4. logging hooks           success or failure (a stream's when it ends)
       5. the request log         one line: INFO when something failed or a guardrail acted, else DEBUG
@@ -172,6 +173,10 @@ class Endings:
         headers = {"x-litellm-call-id": call.id}
         if call.deployment_id is not None:
             headers["x-litellm-model-id"] = call.deployment_id
+        if call.tried:  # the group that answered, and what it took (LiteLLM's fallback headers)
+            headers["x-litellm-model-group"] = call.tried[-1]
+            headers["x-litellm-attempted-retries"] = str(len(call.tried) - 1)
+            headers["x-litellm-attempted-fallbacks"] = str(len(dict.fromkeys(call.tried)) - 1)
         metadata = call.data.get("metadata") if call.policy.decorate else None
         applied = metadata.get("applied_guardrails") if isinstance(metadata, dict) else None
         if applied and isinstance(applied, list):

@@ -13,6 +13,7 @@ renders it (:func:`gatehouse.formats.base.render_error`; OpenAI's body is
     ├── AuthenticationError          401     auth_error
     ├── PermissionDeniedError        403     permission_error
     ├── NotFoundError                404     invalid_request_error
+    ├── RequestTimeoutError          408     invalid_request_error  (body not received in time)
     ├── PayloadTooLargeError         413     invalid_request_error
     ├── RateLimitError               429     throttling_error
     ├── UpstreamError                (the upstream's status, kept)
@@ -21,6 +22,7 @@ renders it (:func:`gatehouse.formats.base.render_error`; OpenAI's body is
     │   ├── PostCallRuleError        500     internal_server_error
     │   └── GuardrailFailedError     500     internal_server_error
     ├── UpstreamUnavailableError     502/503 internal_server_error
+    ├── ResponseTooLargeError        502     internal_server_error  (upstream answer over the cap)
     ├── GatewayTimeoutError          504     internal_server_error
     └── ClientDisconnected           499     client_disconnected    (never sent: for logging hooks)
 
@@ -47,6 +49,7 @@ __all__ = [
     "PermissionDeniedError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "RequestTimeoutError",
     "RateLimitError",
     "UpstreamError",
     "PassThroughUpstreamError",
@@ -54,6 +57,7 @@ __all__ = [
     "PostCallRuleError",
     "GuardrailFailedError",
     "UpstreamUnavailableError",
+    "ResponseTooLargeError",
     "GatewayTimeoutError",
     "ClientDisconnected",
     "HTTPException",
@@ -165,6 +169,12 @@ class PayloadTooLargeError(GatewayError):
     default_message = "Request body too large"
 
 
+class RequestTimeoutError(GatewayError):
+    status = 408
+    type = "invalid_request_error"
+    default_message = "The request body was not received in time"
+
+
 class RateLimitError(GatewayError):
     status = 429
     type = "throttling_error"
@@ -219,6 +229,14 @@ class UpstreamUnavailableError(GatewayError):
     type = "internal_server_error"
     default_message = "Upstream unavailable"
     retryable = True
+
+
+class ResponseTooLargeError(GatewayError):
+    """The provider's answer is larger than ``general_settings.max_response_size_mb``; not retried."""
+
+    status = 502
+    type = "internal_server_error"
+    default_message = "The upstream answer is too large"
 
 
 class GatewayTimeoutError(GatewayError):

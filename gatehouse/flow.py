@@ -22,11 +22,12 @@ from .auth.authenticate import Authenticator
 from .call import Call, Rejection, client_correlation_id, new_call_id
 from .endings import Answered, Endings, Failed, Outcome, Rejected, Streaming
 from .endpoints import Endpoint, validate_body
-from .errors import AuthenticationError, BadRequestError, InvalidJSONError
+from .errors import AuthenticationError, BadRequestError
 from .metrics import Metrics
 from .policy.variants import PolicySet
 from .relay import StreamRelay
 from .replies import Inbound, Reply
+from .request_body import parse_json_object
 from .untrusted import strip_gateway_owned
 from .upstream import Upstream
 
@@ -71,7 +72,7 @@ class Flow:
         endpoint = call.endpoint
         call.auth = await self.auth.authenticate(inbound.headers, route=inbound.route, request=inbound)
         call.policy = self.policies.select(call.auth)
-        body = await self._read(endpoint, inbound)
+        body = await self._read(call, inbound)
         if inbound.path_model:
             body["model"] = inbound.path_model
         call.data = self._prepare(call, body)
@@ -99,19 +100,15 @@ class Flow:
         reported = await self.endings.failure(call, error)  # failure hooks may turn it into an error
         return Rejected(answer, error) if reported is error else Failed(reported)
 
-    async def _read(self, endpoint: Endpoint, inbound: Inbound) -> dict[str, Any]:
-        if endpoint.multipart:
-            return await inbound.form()
-        raw = await inbound.body()
-        if not raw.strip():
-            raise InvalidJSONError("the request body is empty; send a JSON object")
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidJSONError(str(exc)) from None
-        if not isinstance(body, dict):
-            raise InvalidJSONError("expected an object")
-        return body
+    async def _read(self, call: Call, inbound: Inbound) -> dict[str, Any]:
+        """The body, read within the limits; a model the key may not use is refused as soon as it is known."""
+        assert call.auth is not None
+        auth, check_access = call.auth, self.auth.check_model_access
+        if inbound.path_model:
+            check_access(auth, inbound.path_model)  # before a byte of the body is read
+        if call.endpoint.multipart:
+            return await inbound.form(lambda name, value: check_access(auth, value) if name == "model" else None)
+        return parse_json_object(await inbound.body())
 
     def _prepare(self, call: Call, body: dict[str, Any]) -> dict[str, Any]:
         """Validate the body and make it the ``data`` hooks receive."""

@@ -59,7 +59,7 @@ class StreamRelay:
         """Produce the first frame (errors raise: a JSON answer); the rest follows as the client reads."""
         events = call.endpoint.format.stream
         assert events is not None, f"{call.endpoint.path} does not stream"
-        restamp = events.restamper(getattr(upstream, "upstream_model", None), call.model)
+        restamp = events.restamper(getattr(upstream, "upstream_model", None), call.served_model)
         model, data, rules = call.model, call.data, rules if rules else None
         frames: AsyncGenerator[bytes, None]
         opaque = getattr(events, "opaque", False)  # audio, pass-through: bytes as they come, never parsed or kept

@@ -8,7 +8,7 @@ through these types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping, Protocol
+from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 
 import orjson
 
@@ -30,8 +30,12 @@ class Inbound(Protocol):
         """The raw body (raises :class:`PayloadTooLargeError` past the limit)."""
         ...
 
-    async def form(self) -> dict[str, Any]:
-        """A multipart body: fields as strings, files as :class:`UploadFile`."""
+    async def form(self, check: Callable[[str, Any], None] | None = None) -> dict[str, Any]:
+        """A multipart body: fields as strings, files as :class:`UploadFile`.
+
+        ``check(name, value)`` is called on each text field as soon as it is read
+        (the flow refuses a model the key may not use before the file arrives).
+        """
         ...
 
 

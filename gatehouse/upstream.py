@@ -1,7 +1,8 @@
 """The upstream layer: route → response cache → provider → post-call rules.
 
-    answer(call)       JSON: the request's route; the cached answer, else the router's
-                       answer (then stored); the client's model name written into it
+    answer(call)       JSON: the request's route; the cached answer (the caller's cache scope),
+                       else the router's answer (then stored); the name of the model group
+                       that answered written into it (a fallback group after a fallback)
     open_stream(call)  a stream: the request's route; the router's stream (never cached)
     _attempt           ONE try at one deployment, JSON or stream alike:
                        the deployment's body (its params under the request's), the
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import orjson
 
+from .auth.authenticate import Authenticator
 from .call import Call
 from .errors import BadRequestError, GatewayError
 from .formats.base import EventStream, Translator
@@ -65,7 +67,8 @@ class Upstream:
     async def answer(self, call: Call) -> dict[str, Any]:
         """The answer: from the response cache when it has one, else from the provider (then stored)."""
         route = self._route(call)
-        key = self.responses.key(call.endpoint.call_type, route.body) if self.responses is not None else None
+        responses = self.responses
+        key = responses.key(call.endpoint.call_type, route.body, responses.scope_of(call.auth)) if responses else None
         if key is None:
             return await self._call(call, route)
         controls = call.data["cache"] if isinstance(call.data.get("cache"), dict) else {}
@@ -82,8 +85,8 @@ class Upstream:
     async def _call(self, call: Call, route: Route) -> dict[str, Any]:
         call.policy.logging.before_call(call)
         attempt: Attempt[dict[str, Any]] = partial(self._attempt, call, route, stream=False)
-        response = await self.router.run(route.model, attempt, tags=route.tags)
-        call.endpoint.format.restamp(response, route.model)
+        response = await self.router.run(route.model, attempt, tags=route.tags, allowed=_allowed(call))
+        call.endpoint.format.restamp(response, call.served_model or route.model)  # the group that answered
         return response
 
     # -- streams -----------------------------------------------------------------------
@@ -94,7 +97,7 @@ class Upstream:
             call.hide_usage = not ask_for_usage(route.body)
         call.policy.logging.before_call(call)
         attempt: Attempt[UpstreamStream] = partial(self._attempt, call, route, stream=True)
-        return await self.router.run(route.model, attempt, tags=route.tags)
+        return await self.router.run(route.model, attempt, tags=route.tags, allowed=_allowed(call), stream=True)
 
     def rules_after_stream(self, call: Call) -> PostCallRules | None:
         """The rules the relay checks when a stream ends (``None`` when held or not applicable)."""
@@ -105,6 +108,7 @@ class Upstream:
     # -- one try -------------------------------------------------------------------------
     async def _attempt(self, call: Call, route: Route, deployment: Deployment, *, stream: bool) -> Any:
         call.deployment_id = deployment.id
+        call.tried.append(deployment.model_name)
         provider, fmt = self.providers[deployment], call.endpoint.format
         body = self._body_for(route.body, deployment, call)
         timeout = self.router.timeout_for(deployment, stream=stream)
@@ -204,6 +208,22 @@ class TranslatedStream:
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+
+def _allowed(call: Call) -> Callable[[str], bool] | None:
+    """Whether the caller's key may use a (fallback) model group; ``None``: any group."""
+    auth = call.auth
+    if auth is None or not auth.models:
+        return None
+
+    def allowed(group: str) -> bool:
+        try:
+            Authenticator.check_model_access(auth, group)
+        except GatewayError:
+            return False
+        return True
+
+    return allowed
 
 
 def forwarded_headers(provider: Any, headers: Any) -> dict[str, str] | None:

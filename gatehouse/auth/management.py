@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import orjson
 
-from gatehouse.errors import BadRequestError, InternalError, NotFoundError, redact_hosts
+from gatehouse.errors import BadRequestError, NotFoundError, UpstreamUnavailableError, redact_hosts
 
 from .keys import (
     KEY_PREFIX,
@@ -99,6 +99,8 @@ def _json_object(value: Any, name: str) -> dict[str, Any]:
 def _limit(value: Any, name: str) -> int | None:
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():  # JSON's 2.0 is the integer 2
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_INT:
         return value
     raise BadRequestError(f"{name} must be an integer >= 0 or null", param=name)
@@ -215,13 +217,13 @@ def _query_flag(query: Mapping[str, Any], name: str) -> bool:
 
 @contextmanager
 def _store_errors() -> Iterator[None]:
-    """A failing database answers 500 (host names removed from the message)."""
+    """A failing database answers 503 (host names removed from the message)."""
     try:
         yield
     except DuplicateKeyError:
         raise BadRequestError("a key with this value already exists", param="key") from None
     except KeyStoreError as exc:
-        raise InternalError(f"key store unavailable: {redact_hosts(str(exc))}") from exc
+        raise UpstreamUnavailableError(f"key store unavailable: {redact_hosts(str(exc))}") from exc
 
 
 # -- operations ------------------------------------------------------------

@@ -90,7 +90,8 @@ class KeyStore(Protocol):
         """Whether the database answers (for health checks)."""
 
 
-def open_key_store(database_url: str | None, data_dir: Path, *, pool_max_size: int = 5) -> KeyStore:
+def open_key_store(database_url: str | None, data_dir: Path, *, pool_max_size: int = 5,
+                   connect_timeout: float = 5.0, query_timeout: float = 5.0) -> KeyStore:
     """The store for ``general_settings.database_url`` (or ``DATABASE_URL``).
 
     ``None`` or empty: SQLite at ``data_dir/gatehouse.db``. ``postgresql://``
@@ -99,12 +100,14 @@ def open_key_store(database_url: str | None, data_dir: Path, *, pool_max_size: i
     spelling: ``sqlite:////abs/file.db`` is absolute, ``sqlite:///rel.db``
     relative to the working directory, ``sqlite:///:memory:`` in memory).
     Anything else raises :class:`ConfigError`, which names the scheme only.
+    ``connect_timeout`` / ``query_timeout``: PostgreSQL's deadlines (seconds).
     """
     if not database_url:
         return SQLiteKeyStore(Path(data_dir) / DEFAULT_SQLITE_FILE)
     scheme = database_url.split(":", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
-        return PostgresKeyStore(database_url, max_size=pool_max_size)
+        return PostgresKeyStore(database_url, max_size=pool_max_size, connect_timeout=connect_timeout,
+                                query_timeout=query_timeout)
     if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
         return SQLiteKeyStore(database_url[len("sqlite:///") :])
     raise ConfigError(_unsupported(database_url), key="general_settings.database_url")

@@ -1,5 +1,11 @@
 """The PostgreSQL key store: an asyncpg pool (1 to 5 connections by default).
 
+Every operation has a deadline: ``connect_timeout`` to connect (or to wait
+for a pooled connection) plus ``query_timeout`` for the statement
+(``general_settings.database_connection_timeout`` / ``database_query_timeout``,
+5 s each). A database that hangs (stopped, not down) is then a
+:class:`KeyStoreError` after that time, like one that is down.
+
 JSON columns are ``JSONB`` (encoded and decoded with orjson by a codec set on
 every pooled connection); datetimes are ``TIMESTAMPTZ``. Each operation is
 one statement, so each is atomic without an explicit transaction.
@@ -25,7 +31,6 @@ from .migrations import KEYS_TABLE, MIGRATIONS, Migration, migrate_postgres
 __all__ = ["PostgresKeyStore", "redact_url"]
 
 _COLUMNS = ", ".join(KEY_FIELDS)
-_PING_TIMEOUT_S = 5.0
 #: What connecting may raise: network errors, server refusals, timeouts.
 _CONNECT_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 #: What a malformed DSN raises, on top of the above.
@@ -75,10 +80,14 @@ class PostgresKeyStore:
         min_size: int = 1,
         max_size: int = 5,
         migrations: Sequence[Migration] = MIGRATIONS,
+        connect_timeout: float = 5.0,
+        query_timeout: float = 5.0,
     ) -> None:
         self._dsn = dsn
         self._min_size = min_size
         self._max_size = max_size
+        self._connect_timeout = connect_timeout
+        self._query_timeout = query_timeout
         self._migrations = migrations
         self._pool: asyncpg.Pool | None = None
 
@@ -91,7 +100,8 @@ class PostgresKeyStore:
             return
         try:
             pool = await asyncpg.create_pool(
-                self._dsn, min_size=self._min_size, max_size=self._max_size, init=_init_connection
+                self._dsn, min_size=self._min_size, max_size=self._max_size, init=_init_connection,
+                timeout=self._connect_timeout, command_timeout=self._query_timeout,
             )
         except (*_CONNECT_ERRORS, *_DSN_ERRORS) as exc:
             raise self._connect_error(exc) from None
@@ -127,7 +137,8 @@ class PostgresKeyStore:
         if self._pool is None:
             raise KeyStoreError("the key store is not open")
         try:
-            yield self._pool
+            async with asyncio.timeout(self._connect_timeout + self._query_timeout):
+                yield self._pool
         except asyncpg.UniqueViolationError as exc:
             raise DuplicateKeyError("a key with this token already exists") from exc
         except _CONNECT_ERRORS as exc:
@@ -198,11 +209,9 @@ class PostgresKeyStore:
         return [token for token in wanted if token in found]
 
     async def ping(self) -> bool:
-        pool = self._pool
-        if pool is None:
-            return False
         try:
-            await pool.fetchval("SELECT 1", timeout=_PING_TIMEOUT_S)
-        except _CONNECT_ERRORS:
+            async with self._using() as pool:
+                await pool.fetchval("SELECT 1")
+        except KeyStoreError:
             return False
         return True

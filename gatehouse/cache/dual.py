@@ -85,6 +85,11 @@ class DualCache:
         )
         return cls(redis_cache=redis_cache, default_in_memory_ttl=NEAR_CACHE_TTL)
 
+    def sibling(self, *, max_size: int = 10_000) -> "DualCache":
+        """Another DualCache on the same Redis tier with a memory tier of its own (its own size bound)."""
+        return DualCache(InMemoryCache(max_size=max_size), self.redis_cache,
+                         default_in_memory_ttl=self.default_in_memory_ttl, default_redis_ttl=self.default_redis_ttl)
+
     # -- helpers -------------------------------------------------------------------------
     def _ttls(self, kwargs: dict[str, Any]) -> tuple[float | None, float | None]:
         ttl = kwargs.get("ttl")

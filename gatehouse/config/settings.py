@@ -44,12 +44,16 @@ GENERAL_SETTINGS_KEYS = {
     "custom_auth", "custom_auth_run_common_checks", "enable_jwt_auth", "litellm_jwtauth",
     "pass_through_endpoints",
     "disable_admin_ui", "ui_request_log_size", "ui_request_log_content", "ui_request_log_always",  # ui/settings.py
+    # resource limits, read by gatehouse.limits
+    "request_body_timeout", "max_multipart_parts", "max_form_field_bytes", "max_response_size_mb",
+    "database_connection_timeout", "database_query_timeout",
 }
 ROUTER_SETTINGS_KEYS = {
     "routing_strategy", "enable_tag_filtering", "tag_filtering_match_any", "num_retries", "fallbacks",
     "context_window_fallbacks", "content_policy_fallbacks", "timeout", "retry_after", "allowed_fails",
     "cooldown_time", "redis_host", "redis_port", "redis_password", "redis_url", "backoff_base",
     "model_group_alias", "default_litellm_params", "stream_timeout", "disable_cooldowns", "backoff_max",
+    "retry_budget_ratio", "retry_budget_min_concurrent",  # Gatehouse: the retry budget (gatehouse.routing)
 }
 
 

@@ -9,48 +9,32 @@ so the document is OpenAPI 3.0.3 (``nullable: true`` rather than 3.1's
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import orjson
 from aiohttp import web
 
 from .. import __version__
 from ..endpoints import ENDPOINTS
+from .openapi_schemas import ERROR_SCHEMA, KEY_ROUTES, request_schema, success_response
 
 __all__ = ["openapi_document", "docs_routes", "OPENAPI_VERSION"]
 
 #: What the bundled Swagger UI renders (4.x: 3.0 only).
 OPENAPI_VERSION = "3.0.3"
 
-_ERROR = {
-    "type": "object",
-    "properties": {"error": {"type": "object", "properties": {
-        "message": {"type": "string"}, "type": {"type": "string"},
-        "param": {"type": "string", "nullable": True}, "code": {"type": "string"},
-    }}},
-}
-
-
-def openapi_document() -> dict[str, Any]:
+def openapi_document(models: Sequence[str] = (), guardrails: Sequence[str] = ()) -> dict[str, Any]:
+    """The document for a gateway with these model groups and guardrails (schemas: :mod:`.openapi_schemas`)."""
+    error = {"description": "An OpenAI-style error", "content": {"application/json": {"schema": ERROR_SCHEMA}}}
     paths: dict[str, Any] = {}
     for endpoint in ENDPOINTS:
         media = "multipart/form-data" if endpoint.multipart else "application/json"
-        properties = {name: {"description": f"must be {desc}"} for name, _, desc in endpoint.field_types}
         operation = {
             "summary": f"{endpoint.path} (call_type {endpoint.call_type})",
             "security": [{"bearer": []}],
-            "requestBody": {"required": True, "content": {media: {"schema": {
-                "type": "object", "required": ["model", *endpoint.required], "properties": properties,
-                "additionalProperties": True,
-            }}}},
-            "responses": {
-                "200": {"description": "The provider's answer" + (
-                    " (audio bytes, relayed as they arrive)" if endpoint.always_streams
-                    else " (SSE when stream is true)" if endpoint.can_stream else "")},
-                "default": {"description": "An OpenAI-style error", "content": {"application/json": {"schema": _ERROR}}},
-            },
+            "requestBody": {"required": True, "content": {media: {"schema": request_schema(endpoint, models, guardrails)}}},
+            "responses": {"200": success_response(endpoint), "default": error},
         }
         paths["/v1" + endpoint.path] = {"post": operation}
         for also in endpoint.also:
@@ -61,13 +45,15 @@ def openapi_document() -> dict[str, Any]:
         ("/v1/model/info", "Deployments this key may call (no credentials)"),
         ("/key/info", "Virtual key details (master key)"), ("/key/list", "Virtual keys (master key)"),
     ):
-        paths[path] = {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
+        paths[path] = {"get": {"summary": summary, **KEY_ROUTES.get(path, {}),
+                               "responses": {"200": {"description": "OK"}, "default": error}}}
     for path, summary in (
         ("/key/generate", "Create a virtual key (master key)"), ("/key/update", "Change a virtual key (master key)"),
         ("/key/delete", "Delete virtual keys (master key)"),
         ("/key/block", "Block a virtual key (master key)"), ("/key/unblock", "Unblock a virtual key (master key)"),
     ):
-        paths[path] = {"post": {"summary": summary, "security": [{"bearer": []}], "responses": {"200": {"description": "OK"}}}}
+        paths[path] = {"post": {"summary": summary, "security": [{"bearer": []}], **KEY_ROUTES.get(path, {}),
+                                "responses": {"200": {"description": "OK"}, "default": error}}}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Gatehouse", "version": __version__,
@@ -75,11 +61,6 @@ def openapi_document() -> dict[str, Any]:
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "paths": paths,
     }
-
-
-@lru_cache(maxsize=1)
-def _document_bytes() -> bytes:
-    return orjson.dumps(openapi_document())
 
 
 def _swagger_dir() -> Path | None:
@@ -99,9 +80,11 @@ _PAGE = """<!doctype html>
 </body></html>"""
 
 
-def docs_routes() -> list[web.AbstractRouteDef]:
+def docs_routes(models: Sequence[str] = (), guardrails: Sequence[str] = ()) -> list[web.AbstractRouteDef]:
+    body = orjson.dumps(openapi_document(models, guardrails))
+
     async def document(request: web.Request) -> web.Response:
-        return web.Response(body=_document_bytes(), content_type="application/json")
+        return web.Response(body=body, content_type="application/json")
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(text=_PAGE, content_type="text/html")

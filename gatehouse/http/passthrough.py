@@ -13,9 +13,9 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from ..errors import PayloadTooLargeError
 from ..passthrough import PassThrough
 from ..passthrough.routes import Route
+from ..request_body import BodyLimits, read_body
 
 __all__ = ["passthrough_routes", "PassThroughRequest"]
 
@@ -25,35 +25,29 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class PassThroughRequest:
     """:class:`gatehouse.passthrough.flow.PassThroughInbound` over an aiohttp request."""
 
-    __slots__ = ("request", "route", "method", "headers", "query", "tail", "limit")
+    __slots__ = ("request", "route", "method", "headers", "query", "tail", "limits")
 
-    def __init__(self, request: web.Request, prefix: str, limit: int) -> None:
+    def __init__(self, request: web.Request, prefix: str, limits: BodyLimits) -> None:
         self.request = request
         self.route = request.path
         self.method = request.method
         self.headers: Mapping[str, str] = request.headers
         raw_path, _, self.query = request.raw_path.partition("?")
         self.tail = raw_path[len(prefix):] if raw_path.startswith(prefix) else raw_path
-        self.limit = limit
+        self.limits = limits
 
     async def body(self) -> bytes:
-        length = self.request.content_length
-        too_large = PayloadTooLargeError(f"Request body too large: the limit is {self.limit} bytes")
-        if length is not None and length > self.limit:
-            raise too_large
-        try:
-            return await self.request.read()
-        except web.HTTPRequestEntityTooLarge:
-            raise too_large from None
+        """The raw body, within the gateway's size and time limits (``max_request_size_mb``, ``request_body_timeout``)."""
+        return await read_body(self.request, self.limits)
 
 
 def _handler(gateway: Any, passthrough: PassThrough, route: Route) -> Handler:
     from .server import write_reply  # the one writer of replies
 
-    limit = gateway.config.max_request_bytes
+    limits = gateway.limits.body
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        reply = await passthrough.flow.handle(route, PassThroughRequest(request, route.prefix, limit))
+        reply = await passthrough.flow.handle(route, PassThroughRequest(request, route.prefix, limits))
         return await write_reply(request, reply)
 
     return handle

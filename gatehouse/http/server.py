@@ -19,12 +19,12 @@ from aiohttp.client_exceptions import ClientConnectionResetError
 
 from .. import __version__
 from ..endpoints import ENDPOINTS, Endpoint
-from ..errors import BadRequestError, GatewayError, InternalError, NotFoundError, PayloadTooLargeError
+from ..errors import GatewayError, InternalError, NotFoundError
 from ..formats.base import render_error
 from ..formats.openai_common import OPENAI
 from .openapi import docs_routes
 from .passthrough import passthrough_routes
-from ..providers.base import UploadFile
+from ..request_body import BodyLimits, FieldCheck, read_body, read_form
 from ..replies import SSE_HEADERS, JsonReply, Reply, StreamInterrupted
 from ..ui import install_ui
 
@@ -39,65 +39,22 @@ AZURE_STYLE = frozenset({"/chat/completions", "/completions", "/embeddings", "/i
 
 
 class AiohttpInbound:
-    """:class:`gatehouse.replies.Inbound` over an aiohttp request."""
+    """:class:`gatehouse.replies.Inbound` over an aiohttp request (read within :class:`BodyLimits`)."""
 
-    __slots__ = ("request", "route", "headers", "limit", "path_model")
+    __slots__ = ("request", "route", "headers", "limits", "path_model")
 
-    def __init__(self, request: web.Request, limit: int) -> None:
+    def __init__(self, request: web.Request, limits: BodyLimits) -> None:
         self.request = request
         self.route = request.path
         self.headers = request.headers
-        self.limit = limit
+        self.limits = limits
         self.path_model = request.match_info.get("model")
 
-    def _too_large(self) -> PayloadTooLargeError:
-        return PayloadTooLargeError(f"Request body too large: the limit is {self.limit} bytes")
-
     async def body(self) -> bytes:
-        length = self.request.content_length
-        if length is not None and length > self.limit:
-            raise self._too_large()
-        try:
-            return await self.request.read()
-        except web.HTTPRequestEntityTooLarge:
-            raise self._too_large() from None
+        return await read_body(self.request, self.limits)
 
-    async def form(self) -> dict[str, Any]:
-        length = self.request.content_length
-        if length is not None and length > self.limit:
-            raise self._too_large()
-        if not self.request.content_type.startswith("multipart/"):
-            raise BadRequestError("this endpoint takes a multipart/form-data body", param="request_body")
-        fields: dict[str, Any] = {}
-        size = 0
-        try:
-            reader = await self.request.multipart()
-            while (part := await reader.next()) is not None:
-                data = await part.read()  # type: ignore[union-attr]
-                size += len(data)
-                if size > self.limit:
-                    raise self._too_large()
-                name = part.name or ""  # type: ignore[union-attr]
-                if part.filename:  # type: ignore[union-attr]
-                    ctype = part.headers.get("Content-Type", "application/octet-stream")  # type: ignore[union-attr]
-                    fields[name] = UploadFile(part.filename, ctype, bytes(data))  # type: ignore[union-attr]
-                elif name.endswith("[]"):  # form arrays (`guardrails[]`, `timestamp_granularities[]`): a list
-                    fields.setdefault(name[:-2], []).append(_form_value(bytes(data).decode("utf-8", "replace")))
-                else:
-                    fields[name] = _form_value(bytes(data).decode("utf-8", "replace"))
-        except (ValueError, AssertionError) as exc:
-            raise BadRequestError(f"Invalid multipart body: {exc}", param="request_body") from None
-        return fields
-
-
-def _form_value(text: str) -> Any:
-    """Form fields are strings; JSON objects (``metadata``) and numbers are decoded."""
-    if text[:1] in ("{", "["):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return text
-    return text
+    async def form(self, check: FieldCheck | None = None) -> dict[str, Any]:
+        return await read_form(self.request, self.limits, check)
 
 
 async def write_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
@@ -124,10 +81,10 @@ async def write_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
 
 
 def llm_handler(gateway: Any, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    flow, limit = gateway.flow, gateway.config.max_request_bytes
+    flow, limits = gateway.flow, gateway.limits.body
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        return await write_reply(request, await flow.handle(endpoint, AiohttpInbound(request, limit)))
+        return await write_reply(request, await flow.handle(endpoint, AiohttpInbound(request, limits)))
 
     return handler
 
@@ -143,7 +100,8 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
             raise
         if exc.status == 404:
             return _error_response(NotFoundError(f"No route for {request.method} {request.path}"))
-        return _error_response(GatewayError(exc.reason, status=exc.status))
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # a 405 says what is allowed
+        return _error_response(GatewayError(exc.reason, status=exc.status, headers=allow))
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
@@ -176,7 +134,7 @@ def build_application(gateway: Any) -> web.Application:
             app.router.add_post("/engines/{model}" + endpoint.path, handler)
     app.router.add_routes(ops_routes(gateway))
     app.router.add_routes(gateway.key_routes)
-    app.router.add_routes(docs_routes())
+    app.router.add_routes(docs_routes(gateway.router.group_names(), sorted(gateway.flow.guardrail_names)))
     install_ui(app, gateway)
     passthrough_routes(app, gateway, exact=False)  # /anthropic/*, /openai/*, ...: after every specific route
     return app
@@ -192,11 +150,12 @@ def ops_routes(gateway: Any) -> list[web.RouteDef]:
 
     async def model_info(request: web.Request) -> web.Response:
         identity = await gateway.auth.authenticate(request.headers, route=request.path, request=request)
-        allowed = identity.models
+        allowed, admin = identity.models, identity.user_role == "proxy_admin"
         data = [
             {"model_name": d.model_name, "model_info": {**dict(d.model_info), "id": d.id},
-             "litellm_params": {"model": f"{d.provider}/{d.upstream_model}", "api_base": d.api_base,
-                                "tags": list(d.tags), **({"timeout": d.timeout} if d.timeout else {})}}
+             "litellm_params": {"model": f"{d.provider}/{d.upstream_model}", "tags": list(d.tags),
+                                **({"api_base": d.api_base} if admin else {}),  # where upstreams live: admins only
+                                **({"timeout": d.timeout} if d.timeout else {})}}
             for name in gateway.router.group_names() if not allowed or name in allowed or "all-proxy-models" in allowed
             for d in gateway.router.deployments(name)
         ]

@@ -34,7 +34,7 @@ from ..formats.passthrough import SPEC_KEY
 from ..formats.passthrough_usage import reader_for
 from ..policy.variants import PolicySet
 from ..pricing import Price, PriceMap
-from ..providers.base import map_provider_errors, scrub
+from ..providers.base import DEFAULT_MAX_RESPONSE_BYTES, map_provider_errors, read_capped, scrub
 from ..relay import Relayed
 from ..replies import Reply
 from ..untrusted import strip_gateway_owned
@@ -72,12 +72,13 @@ class PassThroughFlow:
     def __init__(self, *, auth: Authenticator, policies: PolicySet, endings: Endings, prices: PriceMap,
                  deployment_prices: Mapping[str, Price], check_guardrails: Callable[[dict[str, Any], frozenset[str]], None],
                  guardrail_names: frozenset[str], post_call_guardrails: frozenset[str],
-                 connect_timeout: float = 10.0) -> None:
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, connect_timeout: float = 10.0) -> None:
         self.auth, self.policies, self.endings = auth, policies, endings
         self.prices, self.deployment_prices = prices, deployment_prices
         self.check_guardrails, self.guardrail_names = check_guardrails, guardrail_names
         self.post_call_guardrails = post_call_guardrails
         self.connect_timeout = connect_timeout
+        self.max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -183,7 +184,8 @@ class PassThroughFlow:
             assembled = self._assembled(call, route, scanner)
             if route.guardrails is not None and call.policy.pipeline.success:
                 return Streaming(await self._checked(call, route, upstream, scanner, assembled), resp.status)
-            return Streaming(await relay(upstream, scanner, route.timeout, assembled), resp.status)
+            relayed = await relay(upstream, scanner, route.timeout, assembled, self.max_response_bytes)
+            return Streaming(relayed, resp.status)
         except BaseException:
             await upstream.aclose()
             raise
@@ -195,7 +197,7 @@ class PassThroughFlow:
             raise UpstreamError(f"{route.prefix}: the upstream streamed an answer this route's post_call guardrails "
                                 "cannot check; it was not sent", status=502)
         with map_provider_errors(route.timeout):
-            raw = await upstream.resp.read()
+            raw = await read_capped(upstream.resp, self.max_response_bytes)
         scanner.feed(raw)
         answer = _json_object(raw) if "json" in upstream.resp.content_type else None
         if answer is not None:

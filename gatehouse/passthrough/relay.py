@@ -15,7 +15,8 @@ import aiohttp
 import orjson
 
 from ..formats.passthrough_usage import UsageReader
-from ..providers.base import map_provider_errors
+from ..errors import ResponseTooLargeError
+from ..providers.base import map_provider_errors, too_large_message
 from ..relay import Relayed
 
 __all__ = ["UsageScanner", "relay", "held", "Upstream", "JSON_LIMIT"]
@@ -97,11 +98,15 @@ class Upstream:
 
 
 async def relay(upstream: Upstream, scanner: UsageScanner, timeout: float,
-                assembled: Callable[[], dict[str, Any]]) -> Relayed:
-    """The answer's bytes as they come (the first piece read now)."""
+                assembled: Callable[[], dict[str, Any]], max_bytes: int) -> Relayed:
+    """The answer's bytes as they come (the first piece read now), at most ``max_bytes`` in all."""
     async def pieces() -> AsyncGenerator[bytes, None]:
+        total = 0
         with map_provider_errors(timeout, streaming=True):
             async for piece in upstream.resp.content.iter_any():
+                total += len(piece)
+                if total > max_bytes:
+                    raise ResponseTooLargeError(too_large_message(max_bytes))
                 scanner.feed(piece)
                 yield piece
         upstream.done = True

@@ -161,8 +161,9 @@ class ParallelRequestLimiter(CustomLogger):
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> None:
         """Count the request; raise :class:`RateLimitError` when a limit is crossed.
 
-        Uses the limiter's own cache (the gateway passes the same one as
-        ``cache``). Returns ``None``: ``data`` is kept, with the acquisition
+        Uses the limiter's own cache, not ``cache`` (the gateway gives the
+        limiter a memory tier of its own, so nothing else stored can evict its
+        counters). Returns ``None``: ``data`` is kept, with the acquisition
         recorded under ``data["metadata"]["gatehouse_rate_limit"]``.
         """
         limits = _Limits.of(user_api_key_dict)

@@ -19,8 +19,10 @@ class Providers:
     """One instance of each provider class in use, shared by its deployments."""
 
     def __init__(self, deployments: Sequence[Deployment], *, source: str = "",
-                 registry: Mapping[str, ProviderFactory] = REGISTRY) -> None:
+                 registry: Mapping[str, ProviderFactory] = REGISTRY, max_response_bytes: int | None = None) -> None:
+        """``max_response_bytes``: given to every provider that reads whole answers (``set_max_response_bytes``)."""
         self._instances: dict[ProviderFactory, Provider] = {}
+        self._max_response_bytes = max_response_bytes
         self._by_id: dict[str, Provider] = {}
         for i, deployment in enumerate(deployments):
             self._by_id[deployment.id] = self._pick(deployment, registry, f"model_list[{i}].litellm_params", source)
@@ -35,6 +37,9 @@ class Providers:
         provider = self._instances.get(factory)
         if provider is None:
             provider = self._instances[factory] = factory()
+            limit = getattr(provider, "set_max_response_bytes", None)
+            if self._max_response_bytes is not None and callable(limit):
+                limit(self._max_response_bytes)
         try:
             provider.check(deployment)
         except DeploymentProblem as problem:

@@ -10,16 +10,19 @@ never contain the deployment's ``api_key``.
 from __future__ import annotations
 
 import asyncio
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Iterable, Iterator, Protocol, TypeVar
 
 import aiohttp
 
-from ..errors import GatewayError, GatewayTimeoutError, UpstreamError, UpstreamUnavailableError, redact_hosts
+from ..errors import (GatewayError, GatewayTimeoutError, ResponseTooLargeError, UpstreamError, UpstreamUnavailableError,
+                      redact_hosts)
 from ..routing.deployment import Deployment
 
-__all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream", "DeploymentProblem",
+__all__ = ["Provider", "UpstreamStream", "UploadFile", "BufferedStream", "DeploymentProblem", "read_capped",
+           "DEFAULT_MAX_RESPONSE_BYTES", "too_large_message",
            "map_provider_errors", "scrub", "scrub_error"]
 
 
@@ -43,6 +46,35 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
         if secret and secret in text:
             text = text.replace(secret, "[REDACTED]")
     return text
+
+
+#: Largest upstream answer relayed (``general_settings.max_response_size_mb``, 8 MB).
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+
+
+def too_large_message(limit: int) -> str:
+    return (f"The upstream answer is larger than {limit} bytes "
+            "(general_settings.max_response_size_mb); it was not relayed")
+
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int, *, truncate: bool = False) -> bytes:
+    """A whole upstream body, at most ``limit`` bytes: an error body is cut there (``truncate``),
+    an answer is refused with :class:`ResponseTooLargeError` (502, not retried). Counted while read."""
+    length = resp.content_length
+    if length is not None and length > limit and not truncate:
+        raise ResponseTooLargeError(too_large_message(limit))
+    received = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        received += chunk
+        if len(received) > limit:
+            if truncate:
+                return bytes(received[:limit])
+            raise ResponseTooLargeError(too_large_message(limit))
+    return bytes(received)
+
+
+#: aiohttp names its pooled connection in some messages: ``Connection<ConnectionKey(host=..., ...)>``.
+_CONNECTION_KEY = re.compile(r"(?:Connection<)?ConnectionKey\([^)]*\)>?")
 
 
 E = TypeVar("E", bound=GatewayError)
@@ -96,7 +128,8 @@ def map_provider_errors(timeout: float, secrets: Iterable[str | None] = (), *, s
     except aiohttp.ClientError as exc:
         if streaming:
             raise UpstreamError("The upstream connection broke in the middle of the stream", status=502) from None
-        reason = scrub(redact_hosts(str(exc) or type(exc).__name__), secrets)
+        text = _CONNECTION_KEY.sub("the upstream connection", str(exc) or type(exc).__name__)
+        reason = scrub(redact_hosts(text), secrets)
         raise UpstreamUnavailableError(f"Upstream unavailable: {reason}") from None
 
 

@@ -164,7 +164,7 @@ def _embedding(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
     inputs = body.get("input")
     items = inputs if isinstance(inputs, list) else [inputs]
     wanted = body.get("dimensions")
-    dims = wanted if isinstance(wanted, int) and wanted > 0 else 8
+    dims = min(wanted, 4096) if isinstance(wanted, int) and wanted > 0 else 8
     data = [{"object": "embedding", "index": i, "embedding": _vector(str(item), dims)} for i, item in enumerate(items)]
     tokens = sum(_words(str(i)) for i in items)
     return {"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
@@ -176,7 +176,7 @@ _PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB
 
 def _image(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
     wanted = body.get("n")
-    n = wanted if isinstance(wanted, int) else 1
+    n = min(wanted, 10) if isinstance(wanted, int) else 1
     item = {"b64_json": _PNG, "revised_prompt": body.get("prompt")}
     return {"created": int(time.time()), "data": [dict(item) for _ in range(max(1, n))]}
 

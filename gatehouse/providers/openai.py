@@ -18,17 +18,19 @@ from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 import aiohttp
 import orjson
 
-from ..errors import BadRequestError, UpstreamError
+from ..errors import BadRequestError, ResponseTooLargeError, UpstreamError
 from ..formats.openai_chat import CHAT
 from ..formats import rerank
 from ..formats.openai_text import TEXT
 from ..routing.deployment import Deployment
-from .base import BufferedStream, DeploymentProblem, UploadFile, map_provider_errors, scrub, scrub_error
+from .base import (DEFAULT_MAX_RESPONSE_BYTES, BufferedStream, DeploymentProblem, UploadFile, map_provider_errors,
+                   read_capped, scrub, scrub_error, too_large_message)
 from .compatible import PROVIDERS, Compatible
 from .credentials import env_names, from_env
 from .translated import bad_answer, json_object
 
-__all__ = ["OpenAICompatibleProvider", "Target", "TokenSource", "PATHS", "CHAT_ONLY"]
+__all__ = ["OpenAICompatibleProvider", "Target", "TokenSource", "PATHS", "CHAT_ONLY", "DEFAULT_MAX_RESPONSE_BYTES"]
+
 
 PATHS = {
     "chat": "/chat/completions",
@@ -88,11 +90,19 @@ class Target:
 
 
 class OpenAICompatibleProvider:
-    def __init__(self, *, connect_timeout: float = 10.0, environ: Mapping[str, str] | None = None) -> None:
+    """``max_response_bytes`` caps one answer, and one streamed answer in all: past it, a 502."""
+
+    def __init__(self, *, connect_timeout: float = 10.0, environ: Mapping[str, str] | None = None,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._targets: dict[str, Target] = {}
         self._connect_timeout = connect_timeout
         self._environ = environ
+        self._max_bytes = max_response_bytes
+
+    def set_max_response_bytes(self, limit: int) -> None:
+        """``general_settings.max_response_size_mb`` (the gateway sets it once, at start-up)."""
+        self._max_bytes = limit
 
     @property
     def environ(self) -> Mapping[str, str]:
@@ -164,7 +174,7 @@ class OpenAICompatibleProvider:
             async with self._client().post(
                 url, data=data, headers=headers, timeout=target.timeout(timeout, stream=False, connect=self._connect_timeout)
             ) as resp:
-                raw = await resp.read()
+                raw = await read_capped(resp, self._max_bytes, truncate=resp.status >= 400)
                 if resp.status >= 400:
                     raise _upstream_error(resp.status, raw, resp.headers, target.secret)
         return raw
@@ -187,7 +197,7 @@ class OpenAICompatibleProvider:
 
     async def stream(
         self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float
-    ) -> "SSEStream | BufferedStream":
+    ) -> "SSEStream | BufferedStream | BytesStream":
         target, url, data, headers = await self._request(operation, body, deployment)
         with map_provider_errors(timeout, (target.secret,)):
             resp = await self._client().post(
@@ -195,7 +205,7 @@ class OpenAICompatibleProvider:
             )
         if resp.status >= 400:
             try:
-                raw = await resp.read()
+                raw = await read_capped(resp, self._max_bytes, truncate=True)
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 raw = b""
             finally:
@@ -203,31 +213,79 @@ class OpenAICompatibleProvider:
             raise _upstream_error(resp.status, raw, resp.headers, target.secret)
         if resp.content_type == "application/json" and operation in CHAT_ONLY:  # it ignored "stream": a stream anyway
             try:
-                raw = await resp.read()
+                raw = await read_capped(resp, self._max_bytes)
             finally:
                 resp.release()
             chunks = (TEXT if operation == "completion" else CHAT).stream.from_answer(json_object(raw, deployment))
             return BufferedStream([orjson.dumps(chunk) for chunk in chunks])
-        return SSEStream(resp, timeout)
+        if operation == "speech":  # audio: bytes, not events
+            return BytesStream(resp, timeout, self._max_bytes)
+        return SSEStream(resp, timeout, self._max_bytes)
+
+
+class BytesStream:
+    """A binary answer (``/audio/speech``): its bytes as they arrive, at most ``max_bytes`` in all.
+
+    ``media_type`` is what the upstream says they are (``audio/mpeg``, ...).
+    """
+
+    def __init__(self, resp: aiohttp.ClientResponse, timeout: float, max_bytes: int = 0) -> None:
+        self._resp = resp
+        self._timeout = timeout
+        self._max_bytes = max_bytes or DEFAULT_MAX_RESPONSE_BYTES
+        self._done = False
+        self.upstream_model: str | None = None
+        self.media_type: str | None = resp.content_type
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.pieces()
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        total = 0
+        with map_provider_errors(self._timeout, streaming=True):
+            async for piece in self._resp.content.iter_any():
+                total += len(piece)
+                if total > self._max_bytes:
+                    raise ResponseTooLargeError(too_large_message(self._max_bytes))
+                yield piece
+        self._done = True
+
+    async def aclose(self) -> None:
+        if self._done:
+            self._resp.release()
+        else:
+            self._resp.close()
 
 
 class SSEStream:
-    """The ``data:`` payloads of an upstream SSE answer (see ``UpstreamStream``)."""
+    """The ``data:`` payloads of an upstream SSE answer (see ``UpstreamStream``).
 
-    def __init__(self, resp: aiohttp.ClientResponse, timeout: float) -> None:
+    A stream must end with ``data: [DONE]``: one that ends without it (the
+    upstream closed early) raises, so the client gets an error event instead
+    of an answer that looks complete. At most ``max_bytes`` are read in all.
+    """
+
+    def __init__(self, resp: aiohttp.ClientResponse, timeout: float, max_bytes: int = 0) -> None:
         self._resp = resp
         self._timeout = timeout
+        self._max_bytes = max_bytes or DEFAULT_MAX_RESPONSE_BYTES
         self._done = False
         self.upstream_model: str | None = None
-        self.media_type: str | None = resp.content_type  # what the bytes are (speech: audio/mpeg, ...)
+
+    def _count(self, total: int) -> None:
+        if total > self._max_bytes:
+            raise ResponseTooLargeError(too_large_message(self._max_bytes))
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._events()
 
     async def _events(self) -> AsyncIterator[bytes]:
         buffer = b""
+        total = 0
         with map_provider_errors(self._timeout, streaming=True):
             async for piece in self._resp.content.iter_any():
+                total += len(piece)
+                self._count(total)
                 if b"\r" in piece:
                     piece = piece.replace(b"\r\n", b"\n")
                 buffer += piece
@@ -241,22 +299,49 @@ class SSEStream:
                         return
                     yield payload
         tail = _event_payload(buffer.strip()) if buffer.strip() else None
-        if tail is not None and tail != b"[DONE]":
-            yield tail
         self._done = True
+        if tail == b"[DONE]":
+            return
+        if tail is not None:
+            yield tail
+        raise _ended_early()
 
     async def pieces(self) -> AsyncIterator[bytes]:
-        """The answer's bytes as they arrive (events unsplit)."""
+        """The answer's bytes as they arrive, cut at event boundaries (a partial event waits for its end)."""
+        total, seen_done, pending = 0, False, b""
         with map_provider_errors(self._timeout, streaming=True):
             async for piece in self._resp.content.iter_any():
-                yield piece
+                total += len(piece)
+                self._count(total)
+                data = pending + piece if pending else piece
+                end = _event_end(data)
+                pending = data[end:]
+                if end:
+                    seen_done = seen_done or b"[DONE]" in data
+                    yield data[:end] if pending else data
         self._done = True
+        if pending.strip():
+            seen_done = seen_done or b"[DONE]" in pending
+            yield pending
+        if not seen_done:
+            raise _ended_early()
 
     async def aclose(self) -> None:
         if self._done:
             self._resp.release()
         else:
             self._resp.close()  # abandon the connection: the upstream sees the disconnect
+
+
+def _event_end(data: bytes) -> int:
+    """Where the last complete SSE event of ``data`` ends (0: none is complete)."""
+    lf, crlf = data.rfind(b"\n\n"), data.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+
+
+def _ended_early() -> UpstreamError:
+    return UpstreamError("The upstream stream ended before its last event ([DONE]): the answer is incomplete",
+                         status=502)
 
 
 def _event_payload(event: bytes) -> bytes | None:

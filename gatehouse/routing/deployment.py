@@ -279,6 +279,10 @@ class RouterSettings:
     content_policy_fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
     enable_tag_filtering: bool = False
     tag_filtering_match_any: bool = True
+    retry_budget_ratio: float = 0.2
+    """Retries (and fallback attempts) in flight a deployment's failures may cause, per request in flight on it."""
+    retry_budget_min_concurrent: int = 3
+    """Retries in flight always allowed per deployment, whatever its traffic."""
 
     @classmethod
     def from_config(
@@ -299,6 +303,8 @@ class RouterSettings:
             "disable_cooldowns": rs.flag("disable_cooldowns"),
             "enable_tag_filtering": rs.flag("enable_tag_filtering"),
             "tag_filtering_match_any": rs.flag("tag_filtering_match_any"),
+            "retry_budget_ratio": rs.number("retry_budget_ratio"),
+            "retry_budget_min_concurrent": rs.number("retry_budget_min_concurrent", integer=True),
         }
         for name in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
             values[name] = _fallbacks(rs, name) if rs.data.get(name) is not None else _fallbacks(ls, name)

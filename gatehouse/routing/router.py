@@ -4,23 +4,30 @@
 
     group = the request's model group          (unknown → 400)
     pool  = tag filtering of the group         (precomputed; may raise TagRoutingError, 401)
-    up to 1 + num_retries tries in the group:
+    at most 1 + num_retries attempts IN ALL, fallback groups included:
+      in the group, while attempts are left beyond those kept for its fallback groups:
         candidates = pool minus cooling-down deployments (all of pool if all cool down)
                      minus deployments already tried by this request (when others remain)
         deployment = strategy.pick(candidates)
         await attempt(deployment)              → result: done
-        non-retryable error                   → raise at once
-        retryable error                        → count a failure, back off, next try
-    then each fallback group in order, each with the same budget
+        non-retryable error                    → raise at once (or go to its fallbacks)
+        retryable error                        → count a failure, take a retry slot of the deployment's
+                                                 budget (none free → raise), back off, next try
+      then each fallback group the caller may use, in order, with what is left
     then raise the last error
 
 An error is retryable when it has a truthy ``retryable`` attribute
 (``UpstreamError`` for 408/409/429/5xx, ``GatewayTimeoutError``,
 ``UpstreamUnavailableError``) or is a ``PostCallRuleError``. Backoff before try
 ``n+1``: ``backoff_base * 2**(n-1)`` capped at ``backoff_max``, at least
-``retry_after``; when the next try goes to the same deployment, an upstream
-``retry-after`` header on a 429/503 is honoured up to ``retry_after_cap``.
-A 400 recognised as a context-window or content-policy error goes straight to
+``retry_after``. When the next try goes to the same deployment, an upstream
+``retry-after`` on a 429/503 is waited out only if it is at most
+``retry_after_cap`` and ends within the request's timeout; otherwise the
+client gets the error (with its ``retry-after``) at once. Every retry and
+fallback attempt spends a token of the :class:`RetryBudget` of the deployment
+that failed (at most 20 % of its requests in flight, at least 3 at a time), so a
+storm of failures is not multiplied. A 400 recognised as a
+context-window or content-policy error goes straight to
 ``context_window_fallbacks`` / ``content_policy_fallbacks`` when the group has
 some, else to ``fallbacks``. The router does no I/O itself: ``attempt`` calls
 one deployment and enforces :meth:`Router.timeout_for`.
@@ -36,6 +43,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
 
 from ..errors import BadRequestError, PostCallRuleError
 from .cooldown import Cooldown
+from .retry_budget import RetryBudget
 from .deployment import Deployment, RouterSettings
 from .strategies import make_strategy
 from .tags import TagFilter, TagRoutingError, group_tag_filtering
@@ -123,6 +131,8 @@ class Router:
             for name, group in members.items()
         }
         self._names = tuple(members)
+        self._clock = clock
+        self._budget = RetryBudget(ratio=settings.retry_budget_ratio, min_concurrent=settings.retry_budget_min_concurrent)
         self._strategy = make_strategy(settings.routing_strategy, deployments, rng or random.Random())
         self._busy = self._strategy.tracks_in_flight
         self._cooldown = Cooldown(
@@ -138,6 +148,7 @@ class Router:
             "context_window": self._known("context_window_fallbacks", settings.context_window_fallbacks),
             "content_policy": self._known("content_policy_fallbacks", settings.content_policy_fallbacks),
         }
+        self._warn_unreachable_fallbacks()
 
     # -- groups -------------------------------------------------------------
 
@@ -166,45 +177,80 @@ class Router:
 
     # -- the call -----------------------------------------------------------
 
-    async def run(self, model: str, attempt: Attempt[T], *, tags: Sequence[str] | None = None) -> T:
-        """Serve ``model`` with ``attempt``: retries in the group, then fallbacks (module docstring)."""
+    async def run(
+        self, model: str, attempt: Attempt[T], *, tags: Sequence[str] | None = None,
+        allowed: Callable[[str], bool] | None = None, stream: bool = False,
+    ) -> T:
+        """Serve ``model`` with ``attempt``: retries in the group, then fallbacks (module docstring).
+
+        ``allowed(group)``: whether the caller may use a fallback group (a key's
+        model allow-list); groups it refuses are skipped.
+        """
         group = self._groups.get(model)
         if group is None:
             raise BadRequestError(
                 f"Invalid model name passed in model={model}. Call `/v1/models` to view available models for your key."
             )
+        plan = _Plan(self._tries, self._clock())
         try:
-            return await self._run_group(group, model, attempt, tags)
+            return await self._run(group, model, attempt, tags, allowed, stream, plan)
+        finally:
+            plan.close(self._budget)
+
+    async def _run(
+        self, group: TagFilter, model: str, attempt: Attempt[T], tags: Sequence[str] | None,
+        allowed: Callable[[str], bool] | None, stream: bool, plan: "_Plan",
+    ) -> T:
+        usable = tuple(g for g in _lookup(self._fallbacks, model) if allowed is None or allowed(g))
+        try:
+            return await self._run_group(group, model, attempt, tags, plan, reserve=len(usable), stream=stream)
         except Exception as err:
-            chain = self._fallback_chain(model, err)
-            if not chain:
+            chain = tuple(g for g in self._fallback_chain(model, err) if allowed is None or allowed(g))
+            if not chain or plan.left <= 0:
                 raise
             error: Exception = err
-        return await self._run_fallbacks(chain, attempt, tags, error)
+        return await self._run_fallbacks(chain, attempt, tags, error, plan)
 
-    async def _run_group(self, group: TagFilter, model: str, attempt: Attempt[T], tags: Sequence[str] | None) -> T:
+    async def _run_group(
+        self, group: TagFilter, model: str, attempt: Attempt[T], tags: Sequence[str] | None, plan: "_Plan",
+        *, reserve: int = 0, stream: bool = False,
+    ) -> T:
         pool = group.select(model, tags)
         deployment = self._choose(pool)
+        if plan.used == 0:
+            plan.first = deployment.id
+            self._budget.started(deployment.id)
+            plan.deadline += self.timeout_for(deployment, stream=stream)
         failed: list[str] | None = None  # allocated on the first failure only
         while True:
+            plan.used += 1
             try:
                 return await self._call(deployment, attempt)
             except Exception as err:
+                plan.release(self._budget)  # a retry this request held is over
+                plan.failed = deployment.id
                 failed = [deployment.id] if failed is None else [*failed, deployment.id]
-                if len(failed) >= self._tries or not is_retryable(err):
+                if not is_retryable(err) or plan.left <= min(reserve, self._tries - 1):
                     raise
                 following = self._choose(pool, failed, deployment)
-                await self._sleep(self._delay(len(failed), err, same=following is deployment))
+                delay = self._delay(len(failed), err, same=following is deployment, plan=plan)
+                if delay is None or not plan.acquire(self._budget, deployment.id):
+                    raise
+                await self._sleep(delay)
                 deployment = following
 
     async def _run_fallbacks(
-        self, chain: Sequence[str], attempt: Attempt[T], tags: Sequence[str] | None, error: Exception
+        self, chain: Sequence[str], attempt: Attempt[T], tags: Sequence[str] | None, error: Exception, plan: "_Plan"
     ) -> T:
-        for name in chain:
+        for index, name in enumerate(chain):
+            if plan.left <= 0 or plan.failed is None or not plan.acquire(self._budget, plan.failed):
+                break
             try:
-                return await self._run_group(self._groups[name], name, attempt, tags)
+                return await self._run_group(self._groups[name], name, attempt, tags, plan,
+                                             reserve=len(chain) - index - 1)
             except TagRoutingError:
-                continue  # this fallback group may not serve these tags: try the next one
+                plan.release(self._budget)  # nothing was sent: this group does not serve these tags
+                continue
             except Exception as err:
                 if not (is_retryable(err) or failure_kind(err)):
                     raise
@@ -237,13 +283,16 @@ class Router:
             )
         return candidates[0] if len(candidates) == 1 else self._strategy.pick(candidates)
 
-    def _delay(self, retry: int, err: BaseException, *, same: bool) -> float:
+    def _delay(self, retry: int, err: BaseException, *, same: bool, plan: "_Plan") -> float | None:
+        """Seconds to wait before the next try; ``None``: do not retry (a retry-after too long to wait out)."""
         settings = self.settings
         delay = max(min(settings.backoff_base * 2.0 ** (retry - 1), settings.backoff_max), settings.retry_after)
         if same:
             hint = retry_after_hint(err)
-            if hint is not None:
-                delay = max(delay, min(hint, settings.retry_after_cap))
+            if hint is not None and hint > delay:
+                if hint > settings.retry_after_cap or self._clock() + hint > plan.deadline:
+                    return None  # the client decides: it gets the 429 and its retry-after now
+                delay = hint
         return delay
 
     # -- fallbacks ----------------------------------------------------------
@@ -268,6 +317,52 @@ class Router:
                                 key, target, group)
             known[group] = tuple(dict.fromkeys(t for t in targets if t in self._groups and t != group))
         return known
+
+    def _warn_unreachable_fallbacks(self) -> None:
+        """Say at start-up which fallback groups the attempt bound (1 + num_retries in all) never reaches."""
+        tables = {"fallbacks": self._fallbacks, **{f"{k}_fallbacks": v for k, v in self._specific.items()}}
+        for key, table in tables.items():
+            for group, chain in table.items():
+                unreached = chain[self._tries - 1:]
+                if unreached:
+                    log.warning(
+                        "router_settings.%s: '%s' has %d fallback group(s) but num_retries is %d: a request makes "
+                        "at most %d attempt(s) in all, fallbacks included, so %s never tried; raise num_retries",
+                        key, group, len(chain), self._tries - 1, self._tries,
+                        ", ".join(repr(g) for g in unreached) + (" is" if len(unreached) == 1 else " are"))
+
+
+class _Plan:
+    """One client request's attempts: how many are left, its deadline, the last deployment that failed,
+    and what it holds in the retry budget (its first deployment, a retry in flight)."""
+
+    __slots__ = ("tries", "used", "deadline", "failed", "first", "held")
+
+    def __init__(self, tries: int, now: float) -> None:
+        self.tries, self.used, self.deadline = tries, 0, now
+        self.failed: str | None = None
+        self.first: str | None = None
+        self.held: str | None = None
+
+    def acquire(self, budget: RetryBudget, deployment_id: str) -> bool:
+        if not budget.acquire(deployment_id):
+            return False
+        self.held = deployment_id
+        return True
+
+    def release(self, budget: RetryBudget) -> None:
+        if self.held is not None:
+            budget.release(self.held)
+            self.held = None
+
+    def close(self, budget: RetryBudget) -> None:
+        self.release(budget)
+        if self.first is not None:
+            budget.finished(self.first)
+
+    @property
+    def left(self) -> int:
+        return self.tries - self.used
 
 
 def _lookup(table: Mapping[str, tuple[str, ...]], model: str) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ class Behaviour:
     chunk_delay: float = 0.0  # seconds before each streamed content chunk
     ignore_stream: bool = False  # answer JSON even when the request asked for a stream
     die_after_chunks: int | None = None  # close the connection after N content chunks
+    omit_done: bool = False  # end the stream cleanly but without ``data: [DONE]``
     tool_calls: list[dict[str, Any]] | None = None  # reply with these tool calls
     model: str | None = None  # the response's ``model``
     no_usage: bool = False  # never send usage in a stream, even when ``stream_options.include_usage`` asks

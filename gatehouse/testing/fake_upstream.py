@@ -277,7 +277,8 @@ async def _stream(request: web.Request, plan: _StreamPlan,
         return resp, False
     for frame in plan.tail:
         await resp.write(_sse(frame))
-    await resp.write(_sse("[DONE]"))
+    if not b.omit_done:
+        await resp.write(_sse("[DONE]"))
     await resp.write_eof()
     return resp, True
 

@@ -20,7 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import orjson
 from multidict import CIMultiDict
@@ -59,8 +59,12 @@ class _Inbound:
             raise PayloadTooLargeError(f"Request body too large: the limit is {self._limit} bytes")
         return self._body
 
-    async def form(self) -> dict[str, Any]:
-        return dict(self._form or {})
+    async def form(self, check: Callable[[str, Any], None] | None = None) -> dict[str, Any]:
+        fields = dict(self._form or {})
+        if check is not None:
+            for name, value in fields.items():
+                check(name, value)
+        return fields
 
 
 class Harness:

@@ -23,8 +23,8 @@ from gatehouse.errors import (
     AuthenticationError,
     BadRequestError,
     GatewayError,
-    InternalError,
     NotFoundError,
+    UpstreamUnavailableError,
 )
 from gatehouse.formats.base import render_error
 from gatehouse.formats.openai_common import OPENAI
@@ -174,11 +174,12 @@ async def test_duration_and_expires_together_are_rejected(manager: KeyManager) -
     assert info.value.param == "duration"
 
 
-async def test_store_failure_is_a_500_gateway_error(tmp_path: Path) -> None:
+async def test_store_failure_is_a_503_gateway_error(tmp_path: Path) -> None:
+    """The database is a dependency that is unavailable, not a fault of the gateway."""
     closed = KeyManager(SQLiteKeyStore(tmp_path / "never-opened.db"))
-    with pytest.raises(InternalError) as info:
+    with pytest.raises(UpstreamUnavailableError) as info:
         await closed.info("sk-anything")
-    assert info.value.status == 500 and "key store" in info.value.message
+    assert info.value.status == 503 and "key store" in info.value.message
 
 
 # -- info --------------------------------------------------------------------

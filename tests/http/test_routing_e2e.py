@@ -119,12 +119,16 @@ def test_timeout_after_all_retries_is_504(routing, expect_error, fake_upstream: 
 
 
 def test_fallback_to_another_model_group(routing, fake_upstream: FakeUpstream) -> None:
-    for _ in range(3):
+    """1 + num_retries (2) attempts in all: two in the group, one kept for its fallback group."""
+    for _ in range(2):
         fake_upstream.queue(status=500)
     with routing.client() as client:
-        response = client.chat.completions.create(model="primary", messages=MESSAGES)
+        raw = client.chat.completions.with_raw_response.create(model="primary", messages=MESSAGES)
+    response = raw.parse()
     assert response.choices[0].message.content == "Hello! You said: route me"
-    assert served_by(fake_upstream) == ["primary-model"] * 3 + ["backup-model"]
+    assert served_by(fake_upstream) == ["primary-model"] * 2 + ["backup-model"]
+    assert response.model == "backup" and raw.headers["x-litellm-model-group"] == "backup"
+    assert raw.headers["x-litellm-attempted-fallbacks"] == "1" and raw.headers["x-litellm-attempted-retries"] == "2"
 
 
 def test_no_fallback_on_client_errors(routing, expect_error, fake_upstream: FakeUpstream) -> None:

@@ -183,7 +183,7 @@ async def test_retry_after_setting_is_a_minimum() -> None:
 
 @pytest.mark.parametrize(
     ("headers", "expected"),
-    [({"retry-after": "3"}, 3.0), ({"Retry-After": "30"}, 10.0), ({"retry-after-ms": "700"}, 0.7),
+    [({"retry-after": "3"}, 3.0), ({"Retry-After": "10"}, 10.0), ({"retry-after-ms": "700"}, 0.7),
      ({"retry-after": "soon"}, 0.05), ({}, 0.05)],
 )
 async def test_retry_after_header_on_429_is_honoured_up_to_the_cap(headers: dict[str, str], expected: float) -> None:
@@ -191,6 +191,23 @@ async def test_retry_after_header_on_429_is_honoured_up_to_the_cap(headers: dict
     script = Script(a=[UpstreamError("slow down", status=429, headers=headers)])
     assert await router.run("g", script) == "ok:a"
     assert sleeps == pytest.approx([expected])
+
+
+async def test_a_retry_after_beyond_the_cap_is_answered_not_waited_out() -> None:
+    limited = UpstreamError("slow down", status=429, headers={"retry-after": "30"})
+    router, sleeps, _ = make([dep("a")], num_retries=2)
+    script = Script(a=[limited])
+    with pytest.raises(UpstreamError) as caught:
+        await router.run("g", script)
+    assert caught.value is limited and script.calls == ["a"] and sleeps == []
+
+
+async def test_a_retry_after_past_the_request_timeout_is_answered_not_waited_out() -> None:
+    limited = UpstreamError("slow down", status=429, headers={"retry-after": "5"})
+    router, sleeps, _ = make([dep("a", timeout=2.0)], num_retries=2)
+    with pytest.raises(UpstreamError) as caught:
+        await router.run("g", Script(a=[limited]))
+    assert caught.value is limited and sleeps == []
 
 
 async def test_retry_after_header_is_ignored_when_the_retry_goes_elsewhere() -> None:
@@ -218,17 +235,97 @@ async def test_cancellation_is_not_retried() -> None:
 # -- fallbacks ------------------------------------------------------------------
 
 
-async def test_fallbacks_in_order_each_with_the_full_budget() -> None:
+async def test_fallbacks_in_order_within_one_budget_of_attempts() -> None:
+    """1 + num_retries attempts in all: the group keeps one attempt for each fallback group."""
     deployments = [dep("a", "g"), dep("b", "h"), dep("c", "i")]
-    router, _, _ = make(deployments, fallbacks={"g": ("h", "i")}, allowed_fails=100)
+    router, _, _ = make(deployments, fallbacks={"g": ("h", "i")}, allowed_fails=100, num_retries=3)
     script = Script(a=e503(), b=e503())
     assert await router.run("g", script) == "ok:c"
-    assert script.calls == ["a", "a", "a", "b", "b", "b", "c"]
+    assert script.calls == ["a", "a", "b", "c"]
+
+
+async def test_attempts_in_all_are_one_plus_num_retries() -> None:
+    router, _, _ = make([dep("a", "g"), dep("b", "h")], fallbacks={"g": ("h",)}, allowed_fails=100)
+    script = Script(a=e503(), b=e503())
+    with pytest.raises(UpstreamError):
+        await router.run("g", script)
+    assert script.calls == ["a", "a", "b"]
+
+
+async def test_fallback_groups_beyond_the_attempt_bound_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="gatehouse.routing"):
+        make([dep("a", "g"), dep("b", "h"), dep("c", "i")], fallbacks={"g": ("h", "i")}, num_retries=1)
+    assert any("'i' is never tried" in r.getMessage() for r in caplog.records)
+
+
+async def test_fallback_groups_the_caller_may_not_use_are_skipped() -> None:
+    router, _, _ = make([dep("a", "small"), dep("b", "big"), dep("c", "cheap")],
+                        context_window_fallbacks={"small": ("big", "cheap")}, num_retries=2)
+    too_long = UpstreamError("This model's maximum context length is 8192 tokens", status=400)
+    script = Script(a=too_long)
+    assert await router.run("small", script, allowed=lambda group: group != "big") == "ok:c"
+    assert script.calls == ["a", "c"]
+    script = Script(a=too_long)
+    with pytest.raises(UpstreamError) as caught:
+        await router.run("small", script, allowed=lambda group: group == "small")
+    assert caught.value is too_long and script.calls == ["a"]
+
+
+async def test_the_retry_budget_stops_multiplying_a_storm() -> None:
+    """100 requests in flight all fail: at most 20 % of them are retried at once (and 3 always may)."""
+    router, _, _ = make([dep("a")], num_retries=2, allowed_fails=10_000)
+    first, retries = asyncio.Event(), asyncio.Event()
+    calls: list[int] = []
+
+    async def failing(d: Deployment) -> str:
+        calls.append(len(calls))
+        await (first if len(calls) <= 100 else retries).wait()
+        raise e503()
+
+    tasks = [asyncio.ensure_future(router.run("g", failing)) for _ in range(100)]
+    while len(calls) < 100:
+        await asyncio.sleep(0)
+    first.set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    retries.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, UpstreamError) for r in results)
+    assert 100 + 3 <= len(calls) <= 100 + 20 + 3 + 1, len(calls)  # without the budget: 300
+    assert router._budget.in_flight("a") == (0, 0)
+
+
+async def test_sequential_failures_are_always_retried() -> None:
+    router, _, _ = make([dep("a")], num_retries=1, allowed_fails=10_000)
+    failing = Script(a=e503())
+    for _ in range(50):
+        with pytest.raises(UpstreamError):
+            await router.run("g", failing)
+    assert len(failing.calls) == 100
+
+
+async def test_the_retry_budget_is_given_back_when_a_request_is_cancelled() -> None:
+    router, _, _ = make([dep("a")], num_retries=1, allowed_fails=10_000)
+    hang = asyncio.Event()
+
+    async def fail_then_hang(d: Deployment) -> str:
+        if router._budget.in_flight("a")[1] == 0:
+            raise e503()
+        await hang.wait()
+        return "never"
+
+    task = asyncio.ensure_future(router.run("g", fail_then_hang))
+    while router._budget.in_flight("a") != (1, 1):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert router._budget.in_flight("a") == (0, 0)
 
 
 async def test_all_fallbacks_failing_raises_the_last_error() -> None:
     last = UpstreamError("h is down too", status=502)
-    router, _, _ = make([dep("a", "g"), dep("b", "h")], fallbacks={"g": ("h",)}, num_retries=0)
+    router, _, _ = make([dep("a", "g"), dep("b", "h")], fallbacks={"g": ("h",)}, num_retries=1)
     with pytest.raises(UpstreamError) as caught:
         await router.run("g", Script(a=e503(), b=last))
     assert caught.value is last
@@ -236,7 +333,7 @@ async def test_all_fallbacks_failing_raises_the_last_error() -> None:
 
 async def test_non_retryable_error_in_a_fallback_stops_there() -> None:
     bad = UpstreamError("bad param for h", status=400)
-    router, _, _ = make([dep("a", "g"), dep("b", "h"), dep("c", "i")], fallbacks={"g": ("h", "i")}, num_retries=0)
+    router, _, _ = make([dep("a", "g"), dep("b", "h"), dep("c", "i")], fallbacks={"g": ("h", "i")}, num_retries=2)
     script = Script(a=e503(), b=bad)
     with pytest.raises(UpstreamError) as caught:
         await router.run("g", script)
@@ -245,7 +342,7 @@ async def test_non_retryable_error_in_a_fallback_stops_there() -> None:
 
 async def test_wildcard_fallbacks_apply_to_groups_without_an_entry() -> None:
     router, _, _ = make([dep("a", "g"), dep("b", "h"), dep("c", "cheap")],
-                        fallbacks={"h": (), "*": ("cheap",)}, num_retries=0)
+                        fallbacks={"h": (), "*": ("cheap",)}, num_retries=1)
     assert await router.run("g", Script(a=e503())) == "ok:c"
     with pytest.raises(UpstreamError):
         await router.run("h", Script(b=e503()))  # an explicit empty entry: no fallback
@@ -253,16 +350,16 @@ async def test_wildcard_fallbacks_apply_to_groups_without_an_entry() -> None:
 
 async def test_fallbacks_of_a_fallback_are_not_followed() -> None:
     router, _, _ = make([dep("a", "g"), dep("b", "h"), dep("c", "i")],
-                        fallbacks={"g": ("h",), "h": ("i",)}, num_retries=0)
+                        fallbacks={"g": ("h",), "h": ("i",)}, num_retries=2)
     script = Script(a=e503(), b=e503())
     with pytest.raises(UpstreamError):
         await router.run("g", script)
-    assert script.calls == ["a", "b"]
+    assert script.calls == ["a", "a", "b"]
 
 
 async def test_unknown_fallback_groups_are_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="gatehouse.routing"):
-        router, _, _ = make([dep("a", "g"), dep("b", "h")], fallbacks={"g": ("ghost", "h", "g")}, num_retries=0)
+        router, _, _ = make([dep("a", "g"), dep("b", "h")], fallbacks={"g": ("ghost", "h", "g")}, num_retries=1)
     assert any("ghost" in r.getMessage() for r in caplog.records)
     script = Script(a=e503())
     assert await router.run("g", script) == "ok:b"
@@ -288,7 +385,7 @@ async def test_content_policy_error_uses_generic_fallbacks_when_no_specific_ones
 
 async def test_tag_refusing_fallback_group_is_skipped() -> None:
     deployments = [dep("a", "g", tags=("teamA",)), dep("b", "h", tags=("teamB",)), dep("c", "i", tags=("teamA",))]
-    router, _, _ = make(deployments, enable_tag_filtering=True, fallbacks={"g": ("h", "i")}, num_retries=0)
+    router, _, _ = make(deployments, enable_tag_filtering=True, fallbacks={"g": ("h", "i")}, num_retries=2)
     script = Script(a=e503())
     assert await router.run("g", script, tags=["teamA"]) == "ok:c"
 
