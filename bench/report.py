@@ -19,9 +19,13 @@ __all__ = ["derive", "write", "one_line", "render_markdown", "draw_chart"]
 
 CHART_CONCURRENCY = 64
 # Gatehouse RPS as a share of the pass-through proxy's, at c=64.
-PASSTHROUGH_TARGETS = {"plain": 0.50, "hooks": 0.45, "guardrail": 0.30, "stream": 0.50}
+# big-*: a 100 KB prompt, against the pass-through on the same request (issue 13).
+PASSTHROUGH_TARGETS = {"plain": 0.50, "hooks": 0.45, "guardrail": 0.45, "stream": 0.50,
+                       "big": 0.90, "big-hooks": 0.85, "big-guardrail": 0.65}
 PROVIDER_TARGETS = {"anthropic": ("plain", 0.70), "anthropic-stream": ("stream", 0.60),
-                    "bedrock": ("plain", 0.70), "bedrock-stream": ("stream", 0.60)}
+                    "bedrock": ("plain", 0.70), "bedrock-stream": ("stream", 0.60),
+                    "long-stream-guarded": ("long-stream", 0.50)}
+SPEND_LOG_TARGETS = {"vkey": ("vkey-nolog", 0.90)}  # spend logs cost at most 10 % of RPS
 LITELLM_TARGET = 20.0            # every scenario, at c=64
 ADDED_P50_TARGET_MS = 0.5        # at c=1; not judged for guardrail (it adds a network hop by design)
 RSS_TARGET_MB = 80.0             # per process of the gateway's tree
@@ -87,7 +91,7 @@ def _targets(results: dict, ratios: list[dict], index: dict) -> list[dict]:
         out.append(_target(f"{scenario}: gatehouse/litellm RPS at c={CHART_CONCURRENCY}", value, LITELLM_TARGET,
                            True, "×"))
     for scenario in results["meta"]["scenarios"]:
-        if scenario != "guardrail":
+        if "guard" not in scenario:  # a guardrail adds a network hop by design
             row = index.get(("gatehouse", scenario, 1))
             value = row.get("added_p50_ms") if row else None
             out.append(_target(f"{scenario}: gatehouse added p50 at c=1", value, ADDED_P50_TARGET_MS, False, " ms"))
@@ -96,7 +100,7 @@ def _targets(results: dict, ratios: list[dict], index: dict) -> list[dict]:
 
 def _provider_targets(index: dict) -> list[dict]:
     out = []
-    for scenario, (own, share) in PROVIDER_TARGETS.items():
+    for scenario, (own, share) in {**PROVIDER_TARGETS, **SPEND_LOG_TARGETS}.items():
         value = _ratio(index.get(("gatehouse", scenario, CHART_CONCURRENCY)),
                        index.get(("gatehouse", own, CHART_CONCURRENCY)))
         if value is not None:
@@ -172,6 +176,18 @@ def _cpu_summary(results: dict, c: int) -> list[str]:
     return _table(["scenario", *_systems(results), "passthrough ÷ gatehouse"], rows)
 
 
+def _stream_timings(results: dict) -> list[str]:
+    """Long streams: time to first content and to [DONE] (sequential, after the load), guardrail calls per stream."""
+    rows = [[r["system"], r["scenario"], str(r["concurrency"]), _fmt(r.get("ttft_ms"), 2),
+             _fmt(r.get("stream_total_ms"), 2), _fmt(r.get("guardrail_calls_per_req"), 1)]
+            for r in results["rows"] if _ok(r) and "ttft_ms" in r]
+    if not rows:
+        return []
+    return (["## Long streams", "", "TTFT and total: median of 5 sequential streams after the load cell. "
+             "Guardrail calls: calls the fake guardrail service saw during the cell ÷ requests.", ""]
+            + _table(["system", "scenario", "c", "TTFT ms", "total ms", "guardrail calls / stream"], rows) + [""])
+
+
 def _errors_text(row: dict) -> str:
     if row.get("error"):
         return "error"
@@ -235,6 +251,7 @@ def render_markdown(results: dict) -> str:
         lines += ["## Targets (gatehouse)", ""]
         lines += _table(["target", "measured", "status"],
                         [[t["target"], _fmt(t["measured"], 2), t["status"]] for t in results["targets"]]) + [""]
+    lines += _stream_timings(results)
     lines += ["## All cells", ""] + _all_cells(results) + [""]
     lines += ["CPU ms/req: user+system CPU of the system's process tree (for direct: the upstream) during the "
               "cell, divided by the requests completed. RSS: the whole tree.", ""]
@@ -269,7 +286,7 @@ def draw_chart(results: dict, path: Path) -> None:
     for i, system in enumerate(systems):
         values = []
         for scenario in scenarios:
-            key = "stream" if scenario == "stream" else "plain"
+            key = next((r["shape"] for r in results["rows"] if r["scenario"] == scenario), "plain")
             row = index.get((system, key if system in ("direct", "passthrough") else scenario, c))
             values.append(row["rps"] if row else 0)
         xs = [x + (i - (len(systems) - 1) / 2) * width for x in range(len(scenarios))]

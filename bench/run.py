@@ -35,7 +35,8 @@ import report  # noqa: E402
 from fakes import Fakes  # noqa: E402
 from load import LoadError, LoadResult, LoadSpec, run_python, run_wrk, wrk_version  # noqa: E402
 from procs import Proc, ProcError, Usage, free_port  # noqa: E402
-from scenarios import SCENARIOS, Scenario, render_config, request_body, request_headers, verify_response  # noqa: E402
+from scenarios import (SCENARIOS, SHAPES, STREAM_CHUNKS, Scenario, make_virtual_key, render_config,  # noqa: E402
+                       request_body, request_headers, stream_timing, verify_response)
 from systems import (LITELLM_VERSION, SYSTEMS, InstallError, System, ensure_litellm,  # noqa: E402
                      launch)
 
@@ -101,11 +102,13 @@ def _systems(args: argparse.Namespace) -> list[System]:
 def _scenarios_for(system: System, args: argparse.Namespace) -> list[Scenario]:
     """Baselines run one scenario per request shape; the scaling row runs plain only."""
     wanted = [SCENARIOS[name] for name in args.scenarios]
+    if system.kind != "gatehouse":
+        wanted = [s for s in wanted if not s.virtual_key]  # LiteLLM needs a database for virtual keys
     if system.name == "gatehouse-w2":
         return [SCENARIOS["plain"]]
     if system.baseline:
         shapes = {s.shape for s in wanted}
-        return [SCENARIOS[shape] for shape in ("plain", "stream") if shape in shapes]
+        return [SCENARIOS[shape] for shape in SHAPES if shape in shapes]
     return wanted
 
 
@@ -206,6 +209,8 @@ class Runner:
             proc.stop()
             raise
         self.startups.append(_startup_row(system, scenario, ready_s=ready_s, usage=proc.usage()))
+        if scenario.virtual_key:
+            make_virtual_key(f"http://127.0.0.1:{port}")
         return Target(f"http://127.0.0.1:{port}/v1/chat/completions", proc)
 
     def _measure_all(self, system: System, scenario: Scenario, target: Target) -> None:
@@ -228,12 +233,13 @@ class Runner:
     def _verify(self, scenario: Scenario, url: str) -> str | None:
         calls = self.fakes.guardrail_calls()
         problem = verify_response(url, scenario)
-        if problem is None and scenario.name == "guardrail" and self.fakes.guardrail_calls() == calls:
+        if problem is None and scenario.guarded and self.fakes.guardrail_calls() == calls:
             problem = "the guardrail service was not called"
         return problem
 
     def _cell(self, system: System, scenario: Scenario, target: Target, c: int) -> dict:
         before, up_before, calls = target.proc.usage(), self.fakes.upstream.usage(), self.fakes.upstream_calls()
+        guard_calls = self.fakes.guardrail_calls()
         try:
             result = self._load(target.url, scenario, c, self.args.duration)
         except LoadError as e:
@@ -241,13 +247,17 @@ class Runner:
         after, up_after = target.proc.usage(), self.fakes.upstream.usage()
         row = _row(system, scenario, c, result=result, before=before, after=after)
         row["upstream_calls"] = self.fakes.upstream_calls() - calls
+        row["guardrail_calls_per_req"] = round((self.fakes.guardrail_calls() - guard_calls) / result.requests, 2) \
+            if result.requests else None
+        if scenario.stream and scenario.spec.chunks > STREAM_CHUNKS:
+            row.update(stream_timing(target.url, scenario))
         row["upstream_cpu_ms_per_req"] = _per_request(up_after.cpu_s - up_before.cpu_s, result.requests)
         if target.proc.popen.poll() is not None:
             row["error"] = f"{system.name} died during the load: {target.proc.log_tail(5)}"
         return row
 
     def _load(self, url: str, scenario: Scenario, c: int, duration: int) -> LoadResult:
-        spec = LoadSpec(url, request_body(scenario.stream), request_headers(), c, duration,
+        spec = LoadSpec(url, request_body(scenario.stream, scenario.shape), request_headers(scenario), c, duration,
                         threads=self.args.wrk_threads)
         return run_wrk(spec) if self.generator == "wrk" else run_python(spec, self.args.python)
 

@@ -15,7 +15,7 @@ import signal
 from dataclasses import dataclass, field
 from typing import Callable
 
-__all__ = ["Request", "Router", "serve", "http_response", "json_response"]
+__all__ = ["Paced", "Request", "Router", "serve", "http_response", "json_response"]
 
 _MAX_HEAD = 64 * 1024
 
@@ -27,7 +27,15 @@ class Request:
     body: bytes
 
 
-Handler = Callable[[Request], bytes]
+@dataclass(frozen=True)
+class Paced:
+    """A response written piece by piece, ``interval`` seconds apart (a slow stream)."""
+
+    pieces: tuple[bytes, ...]
+    interval: float
+
+
+Handler = Callable[[Request], "bytes | Paced"]
 
 
 @dataclass
@@ -41,7 +49,7 @@ class Router:
         self.routes.append((method, match, name, handler))
         self.count[name] = 0
 
-    def respond(self, request: Request) -> bytes:
+    def respond(self, request: Request) -> bytes | Paced:
         for method, match, name, handler in self.routes:
             if request.method == method and match(request.path):
                 self.count[name] += 1
@@ -100,14 +108,33 @@ class _Protocol(asyncio.Protocol):
         self.router = router
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
+        self.pacing = False  # a paced response is being written: later requests wait in the buffer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
-        while self.transport is not None and self._serve_one():
+        self._serve_buffered()
+
+    def _serve_buffered(self) -> None:
+        while self.transport is not None and not self.pacing and self._serve_one():
             pass
+
+    def _write_paced(self, paced: Paced, index: int, close: bool, start: float) -> None:
+        """Write piece ``index`` and schedule the next at ``start + (index + 1) × interval`` (no drift)."""
+        if self.transport is None:
+            return
+        self.transport.write(paced.pieces[index])
+        if index + 1 < len(paced.pieces):
+            asyncio.get_running_loop().call_at(start + (index + 1) * paced.interval, self._write_paced, paced,
+                                               index + 1, close, start)
+            return
+        self.pacing = False
+        if close:
+            self.transport.close()
+        else:
+            self._serve_buffered()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -131,7 +158,12 @@ class _Protocol(asyncio.Protocol):
                 return False
             body, consumed = bytes(self.buf[start:start + length]), start + length
         del self.buf[:consumed]
-        self.transport.write(self.router.respond(Request(method, path, body)))
+        answer = self.router.respond(Request(method, path, body))
+        if isinstance(answer, Paced):
+            self.pacing = True
+            self._write_paced(answer, 0, close, asyncio.get_running_loop().time())
+            return False
+        self.transport.write(answer)
         if close:
             self.transport.close()
             return False

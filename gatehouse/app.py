@@ -30,10 +30,12 @@ from .passthrough.providers import provider_routes
 from .passthrough.routes import custom_routes
 from .plugins import ParallelRequestLimiter, bind_builtins
 from .plugins.spend import SpendTracker
+from .plugins.spend_logs import SpendLogs
 from .plugins.request_log import RequestLog
 from .config.errors import ConfigError
 from .pricing import PriceFileError, PriceMap
 from .pricing.prices import PRICE_FILE_ENV
+from .pricing.served import served_table
 from .policy.loading import Loader
 from .policy.variants import PolicySet
 from .policy.rules import PostCallRules
@@ -77,6 +79,7 @@ class Gateway:
             raise ConfigError(str(exc), key=PRICE_FILE_ENV, source=source) from None
         self.prices = {d.id: price_map.for_deployment(d) for d in deployments}
         self.price_map = price_map
+        self.served = served_table(deployments, self.prices)
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
         self.providers = Providers(deployments, source=source, max_response_bytes=self.limits.max_response_bytes)
         redis = config.redis
@@ -92,6 +95,8 @@ class Gateway:
         loader = Loader(config.base_dir, source=source)
         self.auth = build_authenticator(config.general_settings, master_key=config.master_key, store=self.store,
                                         cache_ttl=config.key_cache_ttl, loader=loader, source=source)
+        self.spend_logs = SpendLogs(config.general_settings, database_url=config.database_url,
+                                    data_dir=config.data_dir, source=source)
         self.keys = KeyManager(self.store, on_change=self.auth.forget)
         self.key_routes = key_routes(self.keys, self._authorize_admin)
         self.guardrail_configs = parse_guardrails(config.guardrails, source=source) + parse_guardrails(
@@ -119,13 +124,15 @@ class Gateway:
             auth=self.auth, upstream=self.upstream, policies=self.policies,
             guardrail_names=frozenset(c.name for c in self.guardrail_configs),
             check_guardrails=functools.partial(check_requested, configs={c.name: c for c in self.guardrail_configs}),
-            metrics=self.metrics,
+            metrics=self.metrics, served=self.served,
             settings=FlowSettings(
                 enforce_user_param=config.enforce_user_param,
                 include_call_id_in_error_body=config.include_call_id_in_error_body,
                 moderation_model=config.moderation_model,
             ),
         )
+        self.key_routes = self.key_routes + self.spend_logs.routes(
+            authenticate=self._identify, keys=self.store, forget=self.auth.forget)
         self.passthrough = self._passthrough(deployments)
 
     def _passthrough(self, deployments: list[Any]) -> PassThrough:
@@ -143,6 +150,9 @@ class Gateway:
             max_response_bytes=self.limits.max_response_bytes,
         )
         return PassThrough(flow, custom, providers)
+
+    async def _identify(self, request: Any) -> Any:
+        return await self.auth.authenticate(request.headers, route=request.path, request=request)
 
     async def _authorize_admin(self, request: Any) -> None:
         await self.auth.require_admin(request)
@@ -174,6 +184,7 @@ class Gateway:
         ordered += [(f"guardrail:{g.guardrail_name}", g) for g in self.guardrails]
         if self.request_log is not None:  # the admin console's live log (logging hooks only)
             ordered.append(("request_log", self.request_log))
+        ordered += self.spend_logs.callbacks()  # one row per request (logging stage, in the background)
         return ordered
 
     def _spend_interval(self) -> float:
@@ -193,6 +204,7 @@ class Gateway:
         await self.store.open()
         await self.providers.start()
         await self.passthrough.start()
+        await self.spend_logs.start()
         for _, plugin in self.callbacks:
             startup = getattr(plugin, "startup", None)
             if callable(startup):
@@ -214,6 +226,7 @@ class Gateway:
         if self._cache_store is not None:
             await self._cache_store.close()
         await self.store.close()
+        await self.spend_logs.close()
 
     async def readiness(self) -> dict[str, Any]:
         """Whether this replica can serve: unhealthy only when something it cannot serve without is down.

@@ -14,6 +14,7 @@ from .untrusted import hook_headers
 
 if TYPE_CHECKING:  # the policy layer builds on Call; only its type is named here
     from .policy.variants import Policy
+    from .pricing.served import Served
 
 __all__ = ["Call", "Rejection", "new_call_id", "client_correlation_id"]
 
@@ -75,9 +76,10 @@ class Call:
     """The client's correlation id (``x-litellm-trace-id``, else ``x-litellm-call-id``), if it sent one."""
     hide_usage: bool = False
     """The gateway asked the upstream for stream usage the client did not ask for: not relayed."""
-    response_cost: float | None = None
-    """What the answer cost when the gateway priced it itself (pass-through routes); ``None``: priced by the
-    spend tracker from the deployment's prices."""
+    served: "Served | None" = None
+    """The deployment that answered (its provider, model, price), once known."""
+    cost: float | None = None
+    """The answer's cost in USD (``x-litellm-response-cost``): 0 for errors; ``None`` until known (streams: at the end)."""
     _visible_headers: dict[str, str] | None = None
 
     def visible_headers(self) -> dict[str, str]:

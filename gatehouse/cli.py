@@ -3,6 +3,7 @@
     gatehouse [serve] [FILE] [--config FILE] [--host H] [--port P] [--workers N] [--detailed_debug]
     gatehouse check-config FILE
     gatehouse guardrail-service [--port 8099] [--policy FILE] [--api-key KEY]
+    gatehouse import-litellm --database-url postgresql://... [--config FILE] [--overwrite] [--dry-run]
 
 With no config the gateway starts on the embedded default (a mock model,
 SQLite, in-memory cache). A broken config prints one message naming the file,
@@ -41,6 +42,7 @@ COMMANDS = """commands:
   gatehouse [serve] [FILE] [options]   run the gateway (the default command; options below)
   gatehouse check-config [FILE]        load everything a config names, print the pipeline, exit
   gatehouse guardrail-service [...]    run the reference guardrail service (--help for its options)
+  gatehouse import-litellm --database-url URL [--config FILE]   import a LiteLLM proxy's keys
 
 exit status: 0 stopped cleanly, 2 broken config, 3 port already in use"""
 
@@ -65,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return guardrail_main(argv[1:])
     if argv and argv[0] == "check-config":
         return check_config(argv[1:])
+    if argv and argv[0] == "import-litellm":
+        from .importer.cli import main as import_main
+
+        return import_main(argv[1:])
     if argv and argv[0] == "serve":
         argv = argv[1:]
     args = _serve_parser().parse_args(argv)

@@ -3,7 +3,9 @@
     finish(call, outcome)        outcome: Answered | Rejected | Failed | Streaming
       1. response-headers hooks  (with the answer; ``None`` for errors, rejections and streams)
       2. response headers        x-litellm-call-id, x-litellm-model-id, -model-group, -attempted-retries,
-                                 -attempted-fallbacks, applied guardrails, the hooks' own
+                                 -attempted-fallbacks, x-litellm-response-cost (the answer's cost; 0 for errors
+                                 and rejections; none on a stream, priced at its end), applied guardrails,
+                                 the hooks' own
       3. the request counter     gatehouse_requests_total{endpoint, status} (a stream counts as its 200)
       4. logging hooks           success or failure (a stream's when it ends)
       5. the request log         one line: INFO when something failed or a guardrail acted, else DEBUG
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Mapping
 
 import orjson
 
@@ -29,6 +31,7 @@ from .call import Call
 from .errors import BadRequestError, ClientDisconnected, GatewayError, InternalError, from_exception
 from .formats.base import render_error
 from .metrics import Metrics
+from .pricing.served import Served, answer_cost, cost_text
 from .relay import Relayed
 from .replies import JsonReply, Reply, StreamInterrupted, StreamReply
 from .untrusted import safe_headers
@@ -74,8 +77,10 @@ Outcome = Answered | Rejected | Failed | Streaming
 
 
 class Endings:
-    def __init__(self, *, metrics: Metrics, include_call_id_in_error_body: bool = False) -> None:
+    def __init__(self, *, metrics: Metrics, include_call_id_in_error_body: bool = False,
+                 served: Mapping[str, Served] | None = None) -> None:
         self.metrics = metrics
+        self.served: Mapping[str, Served] = served or {}
         self.include_call_id = include_call_id_in_error_body
         self._counters: dict[tuple[str, int], Any] = {}
 
@@ -83,6 +88,9 @@ class Endings:
         """The one ending (module docstring); raises only if an answer cannot be serialised."""
         response = outcome.response if isinstance(outcome, Answered) else None
         body = self._body(call, outcome)  # first: an answer that cannot be serialised fails before anything counts
+        call.served = self.served.get(call.deployment_id or "")
+        if not isinstance(outcome, Streaming):  # a stream's cost is known at its end (the logging stage prices it)
+            call.cost = answer_cost(call.served, response)
         pipeline = call.policy.pipeline
         if pipeline.response_headers:
             await pipeline.run_response_headers(call, response)
@@ -171,6 +179,8 @@ class Endings:
     def _headers(self, call: Call) -> dict[str, str]:
         """The gateway's response headers; values never carry a control character (CR/LF would split the answer)."""
         headers = {"x-litellm-call-id": call.id}
+        if call.cost is not None:
+            headers["x-litellm-response-cost"] = cost_text(call.cost)
         if call.deployment_id is not None:
             headers["x-litellm-model-id"] = call.deployment_id
         if call.tried:  # the group that answered, and what it took (LiteLLM's fallback headers)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import orjson
 
@@ -25,6 +25,7 @@ from .endpoints import Endpoint, validate_body
 from .errors import AuthenticationError, BadRequestError
 from .metrics import Metrics
 from .policy.variants import PolicySet
+from .pricing.served import Served
 from .relay import StreamRelay
 from .replies import Inbound, Reply
 from .request_body import parse_json_object
@@ -45,13 +46,14 @@ class Flow:
     def __init__(
         self, *, auth: Authenticator, upstream: Upstream, policies: PolicySet, guardrail_names: frozenset[str],
         check_guardrails: Callable[[dict[str, Any], frozenset[str]], None], metrics: Metrics,
-        settings: FlowSettings,
+        settings: FlowSettings, served: Mapping[str, Served] | None = None,
     ) -> None:
         self.auth, self.upstream, self.policies, self.settings = auth, upstream, policies, settings
         self.guardrail_names = guardrail_names
         self.check_guardrails = check_guardrails
         self.relay = StreamRelay()
-        self.endings = Endings(metrics=metrics, include_call_id_in_error_body=settings.include_call_id_in_error_body)
+        self.endings = Endings(metrics=metrics, include_call_id_in_error_body=settings.include_call_id_in_error_body,
+                               served=served)
 
     # -- the path ----------------------------------------------------------------
     async def handle(self, endpoint: Endpoint, inbound: Inbound) -> Reply:

@@ -117,6 +117,10 @@ def _text(value: Any) -> str:
 
 
 def estimated_usage(data: dict[str, Any], completion: str) -> dict[str, int]:
-    """Usage counted by the gateway when the upstream sent none."""
+    """Usage counted by the gateway when the upstream sent none (speech: also the input's ``characters``)."""
     prompt, answer = _prompt_tokens(data), estimate_tokens(completion)
-    return {"prompt_tokens": prompt, "completion_tokens": answer, "total_tokens": prompt + answer}
+    out = {"prompt_tokens": prompt, "completion_tokens": answer, "total_tokens": prompt + answer}
+    spoken = data.get("input")
+    if isinstance(spoken, str) and "messages" not in data and "prompt" not in data:
+        out["characters"] = len(spoken)  # text to speech is priced per input character
+    return out

@@ -1,13 +1,13 @@
 """Imports point down the layers: a module imports only from its own layer or the ones below.
 
-    entry      cli, __main__, testing, reference_guardrail   (run things; may import anything)
+    entry      cli, __main__, testing, reference_guardrail, importer   (run things; may import anything)
     http       http.*                                          (the aiohttp application)
     app        app                                             (the composition root)
     ui         ui.*                                            (the admin console: its settings, routes, files)
     flow       flow, endings, relay, replies, request_body, limits, passthrough.*  (the request paths, endings, limits)
     upstream | policy   upstream, response_cache, policy.*, guardrails.*, plugins.*
     call       call                                            (the per-request state)
-    routing | providers   routing.*, providers.*, auth.*, pricing.*
+    routing | providers   routing.*, providers.*, auth.*, pricing.*, spend.*
     endpoints  endpoints                                       (the table: each row names its format)
     formats    formats.*                                       (wire formats: pure translation)
     values     errors, params, untrusted, usage, views, metrics, background, logs, config.*, cache.*
@@ -27,14 +27,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # bottom to top
     ("values", ("errors", "params", "untrusted", "usage", "views", "metrics", "background", "logs", "config", "cache")),
     ("formats", ("formats",)),
     ("endpoints", ("endpoints",)),
-    ("routing | providers", ("routing", "providers", "auth", "pricing")),
+    ("routing | providers", ("routing", "providers", "auth", "pricing", "spend")),
     ("call", ("call",)),
     ("upstream | policy", ("upstream", "response_cache", "policy", "guardrails", "plugins")),
     ("flow", ("flow", "endings", "relay", "replies", "request_body", "limits", "passthrough")),
     ("ui", ("ui",)),
     ("app", ("app",)),
     ("http", ("http",)),
-    ("entry", ("cli", "__main__", "testing", "reference_guardrail")),
+    ("entry", ("cli", "__main__", "testing", "reference_guardrail", "importer")),
 ]
 RANK = {name: rank for rank, (_, names) in enumerate(LAYERS) for name in names}
 

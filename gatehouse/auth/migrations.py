@@ -32,6 +32,7 @@ from typing import Sequence
 import aiosqlite
 import asyncpg
 
+from ..spend.schema import spend_log_statements
 from .keys import utc_now
 
 __all__ = [
@@ -107,7 +108,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             text_json="JSONB", big_int="BIGINT", real="DOUBLE PRECISION", ts="TIMESTAMPTZ", boolean="BOOLEAN", false="FALSE"
         ),
     ),
-    # Append Migration(2, "...", sqlite=(...), postgres=(...)) here.
+    # Version 2 is the governance tables (teams, users, customers, organizations, budgets), from the
+    # gov-principals branch: this placeholder stands in for it until that lands, and is replaced by it.
+    Migration(2, "reserved: governance tables", sqlite=(), postgres=()),
+    Migration(3, "spend logs", sqlite=spend_log_statements("sqlite"), postgres=spend_log_statements("postgres")),
+    # Append Migration(4, "...", sqlite=(...), postgres=(...)) here.
 )
 
 

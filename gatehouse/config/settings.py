@@ -43,6 +43,7 @@ GENERAL_SETTINGS_KEYS = {
     "database_connection_pool_limit", "store_model_in_db", "disable_spend_logs", "proxy_batch_write_at",
     "custom_auth", "custom_auth_run_common_checks", "enable_jwt_auth", "litellm_jwtauth",
     "pass_through_endpoints",
+    "maximum_spend_logs_retention_period", "maximum_spend_logs_retention_interval", "store_prompts_in_spend_logs",
     "disable_admin_ui", "ui_request_log_size", "ui_request_log_content", "ui_request_log_always",  # ui/settings.py
     # resource limits, read by gatehouse.limits
     "request_body_timeout", "max_multipart_parts", "max_form_field_bytes", "max_response_size_mb",

@@ -4,17 +4,22 @@
 plain dicts) in the endpoint's wire format, whose
 :class:`~gatehouse.formats.base.EventStream` says where a chunk's text is
 and how to edit it. Every chunk is held back. Every ``sampling_rate`` chunks,
-and at the end of the stream, the text accumulated so far (one text per
-choice, in choice order) is checked; on a pass the held chunks are released in
-the order they came, role-only, ``finish_reason`` and usage chunks included.
-A sample point with no new text since the last check releases without a call.
-With ``end_of_stream_only`` there is one check, at the end.
+and at the end of the stream, the text not yet checked is checked (one text
+per choice, in choice order), preceded by the last :data:`CONTEXT_CHARS`
+characters already checked, so that a value split across two windows is seen
+whole; on a pass the held chunks are released in the order they came,
+role-only, ``finish_reason`` and usage chunks included. What was checked is
+never sent again beyond that context, so the bytes sent to the guardrail grow
+with the length of the answer, not with its square (LiteLLM re-sends the whole
+text so far at every sample point). A sample point with no new text since the
+last check releases without a call. With ``end_of_stream_only`` there is one
+check, at the end, of the whole text.
 
 The ``check`` callable returns ``None`` (pass: release as is) or the rewritten
 texts (same count, validated by the caller) and raises to stop the stream
 (BLOCKED, fail-closed). On a rewrite the client must receive the rewritten
 text, but text already released cannot change: when the rewritten text of a
-choice still starts with what that choice already released, its held content
+choice still starts with the released context it was sent with, its held content
 is replaced by one synthetic delta chunk carrying the rest of the rewritten
 text (the format's template fields copied from the stream); otherwise the
 stream stops with :class:`GuardrailBlockedError` rather than leak.
@@ -29,7 +34,10 @@ from gatehouse.errors import GuardrailBlockedError
 from gatehouse.formats.base import EventStream
 from gatehouse.views import ModelResponseStream, unwrap
 
-__all__ = ["Check", "guard_stream"]
+__all__ = ["CONTEXT_CHARS", "Check", "guard_stream"]
+
+#: Characters of already-checked text sent again, before the new text, with each check of a choice.
+CONTEXT_CHARS = 256
 
 #: ``await check(texts, model)`` → ``None`` (pass) or the rewritten texts; raises to stop.
 Check = Callable[[list[str], "str | None"], Awaitable["list[str] | None"]]
@@ -40,8 +48,8 @@ class _Window:
     guardrail_name: str
     events: EventStream
     held: list[Any] = field(default_factory=list)
-    acc: dict[int, str] = field(default_factory=dict)
-    released: dict[int, str] = field(default_factory=dict)
+    new: dict[int, list[str]] = field(default_factory=dict)      # unchecked text pieces per choice
+    context: dict[int, str] = field(default_factory=dict)        # the tail of the checked text per choice
     dirty: bool = False
     template: dict[str, Any] | None = None
 
@@ -53,7 +61,7 @@ class _Window:
         if self.template is None:
             self.template = self.events.template(data)
         for index, text in self.events.texts(data):
-            self.acc[index] = self.acc.get(index, "") + text
+            self.new.setdefault(index, []).append(text)
             self.dirty = True
 
     async def settle(self, check: Check) -> list[Any]:
@@ -62,26 +70,27 @@ class _Window:
         if not self.dirty:
             return held
         self.dirty = False
-        order = sorted(i for i, text in self.acc.items() if text)
+        sent = {i: self.context.get(i, "") + "".join(self.new.get(i, ())) for i in {*self.context, *self.new}}
+        self.new = {}
+        order = sorted(i for i, text in sent.items() if text)
         model = self.template.get("model") if self.template else None
-        rewritten = await check([self.acc[i] for i in order], model)
+        rewritten = await check([sent[i] for i in order], model)
         if rewritten is None:
-            self.released = dict(self.acc)
+            self.context = {i: sent[i][-CONTEXT_CHARS:] for i in order}
             return held
-        return self._rewrite(held, dict(zip(order, rewritten)))
+        return self._rewrite(held, sent, dict(zip(order, rewritten)))
 
-    def _rewrite(self, held: list[Any], new: dict[int, str]) -> list[Any]:
-        changed = {i: text for i, text in new.items() if text != self.acc[i]}
+    def _rewrite(self, held: list[Any], sent: dict[int, str], new: dict[int, str]) -> list[Any]:
+        changed = {i: text for i, text in new.items() if text != sent[i]}
         for index, text in changed.items():
-            if not text.startswith(self.released.get(index, "")):
+            if not text.startswith(self.context.get(index, "")):
                 raise GuardrailBlockedError(
                     f"Guardrail '{self.guardrail_name}' rewrote part of the response that was already "
                     "streamed; the stream was stopped rather than leak the original text",
                     guardrail_name=self.guardrail_name,
                 )
-        rests = {i: t[len(self.released.get(i, "")):] for i, t in changed.items()}
-        self.acc.update(changed)
-        self.released = dict(self.acc)
+        rests = {i: t[len(self.context.get(i, "")):] for i, t in changed.items()}
+        self.context = {i: new[i][-CONTEXT_CHARS:] for i in new}
         return _splice(held, set(changed), {i: rest for i, rest in rests.items() if rest}, self.events,
                        self.template or {})
 

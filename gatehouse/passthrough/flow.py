@@ -207,11 +207,11 @@ class PassThroughFlow:
         return await held(raw, upstream, assembled)
 
     def _assembled(self, call: Call, route: Route, scanner: UsageScanner) -> Callable[[], dict[str, Any]]:
-        """What logging hooks receive once the answer is complete; prices it (``call.response_cost``)."""
+        """What logging hooks receive once the answer is complete; prices it (``call.cost``)."""
         def build() -> dict[str, Any]:
             usage = scanner.usage()
             price = self._price(route, call.model)
-            call.response_cost = (price.cost(usage) if price is not None and usage else 0.0) + route.cost_per_request
+            call.cost = (price.cost(usage) if price is not None and usage else 0.0) + route.cost_per_request
             return {"object": "pass_through", "model": call.model, "usage": usage}
         return build
 

@@ -3,9 +3,9 @@
 Every answer to a virtual key is priced from the deployment that served it
 (its own prices, else Gatehouse's price map: :mod:`gatehouse.pricing`) and
 the token counts in its ``usage`` (cached prompt tokens at the cached price),
-rerank search units and speech input characters (:mod:`gatehouse.pricing.units`);
-an answer no deployment served (a pass-through route) costs its ``response_cost``. The amounts are added to the key's ``spend`` in the key store in
-batches (every ``flush_interval`` seconds and at shutdown), and a key whose
+rerank search units and speech input characters (:func:`gatehouse.pricing.served.billable_usage`);
+an answer no deployment served (a pass-through route) costs its ``response_cost``.
+The amounts are added to the key's ``spend`` in the key store in batches (every ``flush_interval`` seconds and at shutdown), and a key whose
 ``spend`` has reached its ``max_budget`` is refused before any other hook
 runs. Deployments the price map does not know and that set no price cost 0. The master key is not tracked.
 
@@ -25,7 +25,7 @@ from ..auth.keys import KeyStoreError
 from ..errors import GatewayError
 from ..policy.custom_logger import CustomLogger
 from ..pricing import Price
-from ..pricing.units import billable_usage
+from ..pricing.served import billable_usage
 
 __all__ = ["SpendTracker", "BudgetExceededError"]
 
@@ -86,7 +86,7 @@ class SpendTracker(CustomLogger):
         if price is None:  # no deployment priced it: the gateway's own price (pass-through routes), if any
             cost = float(standard.get("response_cost") or 0.0)
         else:
-            usage = billable_usage(standard.get("call_type"), standard.get("response"), kwargs)
+            usage = billable_usage(standard.get("response"))
             if not usage:
                 usage = {"prompt_tokens": standard.get("prompt_tokens", 0),
                          "completion_tokens": standard.get("completion_tokens", 0)}

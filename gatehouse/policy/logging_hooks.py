@@ -1,8 +1,10 @@
 """The logging stage: LiteLLM's logging hooks, run in the background.
 
 They never delay a response and their exceptions never fail it: each event
-is a background task (sync twins run in a worker thread), drained at
-shutdown.
+is a background task that runs the hooks in config order, one after the
+other (sync twins in a worker thread), drained at shutdown. A slow hook
+delays the hooks after it for that event only; events do not wait for each
+other.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Sequence
 from ..background import Background
 from ..call import Call
 from ..errors import GatewayError
+from ..pricing.served import answer_cost, openai_usage
 from .pipeline import BoundHook, bind
 
 __all__ = ["LoggingHooks"]
@@ -65,7 +68,8 @@ async def _emit(hooks: tuple[BoundHook, ...], call: Call, status: str,
     else:
         args = (kwargs, response, _dt(call.started), _dt(end))
         calls = [_run(call, hook, args) for hook in hooks]
-    await asyncio.gather(*calls)
+    for one in calls:  # in config order, one after the other in this event's task (as LiteLLM runs them)
+        await one
 
 
 async def _run(call: Call, hook: BoundHook, args: tuple[Any, ...]) -> None:
@@ -93,9 +97,13 @@ def event_kwargs(
     data = call.data
     found = data.get("metadata")
     metadata: dict[str, Any] = found if isinstance(found, dict) else {}
+    if not metadata and call.auth is not None:  # failed before the request was read: who called is still known
+        metadata = call.auth.logging_fields()
     usage = response.get("usage") if isinstance(response, dict) else None
-    usage = usage if isinstance(usage, dict) else {}
+    usage = openai_usage(usage) if isinstance(usage, dict) else {}
     end = end or time.time()
+    cost = _cost(call, status, response)
+    served = call.served
     standard = {
         "id": call.id,
         "trace_id": data.get("litellm_trace_id", call.id),
@@ -111,7 +119,13 @@ def event_kwargs(
         "prompt_tokens": usage.get("prompt_tokens", 0),
         "completion_tokens": usage.get("completion_tokens", 0),
         "total_tokens": usage.get("total_tokens", 0),
-        "response_cost": call.response_cost or 0.0,
+        "response_cost": cost,
+        "custom_llm_provider": served.provider if served else None,
+        "api_base": served.api_base if served else None,
+        "hidden_params": {"model_id": call.deployment_id, "api_base": served.api_base if served else None,
+                          "response_cost": cost, "litellm_model_name": served.model if served else None},
+        "cache_hit": call.response_headers.get("x-gatehouse-cache") == "hit",
+        "end_user": metadata.get("user_api_key_end_user_id") or data.get("user"),
         "metadata": {k: v for k, v in metadata.items() if k.startswith("user_api_key")},
         "request_tags": metadata.get("tags") or data.get("tags") or [],
         "messages": data.get("messages"),
@@ -135,7 +149,16 @@ def event_kwargs(
         "metadata": metadata,
         "start_time": _dt(call.started),
         "end_time": _dt(end),
-        "response_cost": call.response_cost or 0.0,
+        "response_cost": cost,
         "exception": error,
         "standard_logging_object": standard,
     }
+
+
+def _cost(call: Call, status: str, response: Any) -> float:
+    """The answer's cost: set by the flow, else (a stream, priced at its end) from its assembled usage."""
+    if status != "success":
+        return 0.0
+    if call.cost is None:
+        call.cost = answer_cost(call.served, response)
+    return call.cost

@@ -17,5 +17,6 @@ and Bedrock's ``anthropic.`` vendor prefix.
 """
 
 from .prices import Price, PriceMap, PriceFileError
+from .served import Served, answer_cost, cost_text, served_table
 
-__all__ = ["Price", "PriceMap", "PriceFileError"]
+__all__ = ["Price", "PriceMap", "PriceFileError", "Served", "answer_cost", "cost_text", "served_table"]

@@ -281,6 +281,11 @@ def _extra(version: int, table: str, *, broken: bool = False) -> Migration:
     return Migration(version, f"create {table}", sqlite=statements, postgres=statements)
 
 
+#: The versions this Gatehouse ships, and the number an appended migration gets.
+CURRENT = [m.version for m in MIGRATIONS]
+NEXT = len(MIGRATIONS) + 1
+
+
 async def test_reopening_is_idempotent_and_keeps_data(backend: Backend) -> None:
     first = await backend.open()
     await first.insert(make_record())
@@ -288,40 +293,40 @@ async def test_reopening_is_idempotent_and_keeps_data(backend: Backend) -> None:
     second = await backend.open()
     third = await backend.open()
     assert await third.get(make_record().token) == make_record()
-    assert await backend.versions() == [1]
+    assert await backend.versions() == CURRENT
     await second.close()
 
 
 async def test_concurrent_opens_migrate_once(backend: Backend) -> None:
     stores = [backend.store() for _ in range(6)]
     await asyncio.gather(*(s.open() for s in stores))
-    assert await backend.versions() == [1]
+    assert await backend.versions() == CURRENT
     assert all([await s.ping() for s in stores])
 
 
 async def test_appended_migration_runs_once_on_an_existing_database(backend: Backend) -> None:
     await backend.open()
-    extended = (*MIGRATIONS, _extra(2, "gatehouse_test_extra"))
+    extended = (*MIGRATIONS, _extra(NEXT, "gatehouse_test_extra"))
     await backend.open(migrations=extended)
     await backend.open(migrations=extended)
-    assert await backend.versions() == [1, 2]
+    assert await backend.versions() == [*CURRENT, NEXT]
     assert await backend.sql("SELECT COUNT(*) FROM gatehouse_test_extra") == [(0,)]
 
 
 async def test_failed_migration_is_rolled_back_entirely(backend: Backend) -> None:
     await backend.open()
     with pytest.raises(KeyStoreError, match="cannot migrate"):
-        await backend.open(migrations=(*MIGRATIONS, _extra(2, "gatehouse_test_half", broken=True)))
-    assert await backend.versions() == [1]
-    fixed = await backend.open(migrations=(*MIGRATIONS, _extra(2, "gatehouse_test_half")))
-    assert await backend.versions() == [1, 2]
+        await backend.open(migrations=(*MIGRATIONS, _extra(NEXT, "gatehouse_test_half", broken=True)))
+    assert await backend.versions() == CURRENT
+    fixed = await backend.open(migrations=(*MIGRATIONS, _extra(NEXT, "gatehouse_test_half")))
+    assert await backend.versions() == [*CURRENT, NEXT]
     assert await fixed.ping()
 
 
 async def test_database_from_a_newer_gatehouse_is_used_with_a_warning(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await backend.open(migrations=(*MIGRATIONS, _extra(2, "gatehouse_test_newer")))
+    await backend.open(migrations=(*MIGRATIONS, _extra(NEXT, "gatehouse_test_newer")))
     with caplog.at_level(logging.WARNING, logger="gatehouse.auth.migrations"):
         store = await backend.open()
     assert "unknown to this Gatehouse" in caplog.text
@@ -332,7 +337,7 @@ async def test_database_from_a_newer_gatehouse_is_used_with_a_warning(
 def test_migration_versions_must_run_without_gaps() -> None:
     check_migrations(MIGRATIONS)
     with pytest.raises(ValueError):
-        check_migrations((*MIGRATIONS, _extra(3, "gap")))
+        check_migrations((*MIGRATIONS, _extra(NEXT + 1, "gap")))
 
 
 async def test_postgres_concurrent_opens_from_separate_pools() -> None:

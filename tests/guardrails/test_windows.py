@@ -290,3 +290,31 @@ async def test_rewrite_text_goes_before_the_finish_chunk(stream_env, fake_guardr
     released = await consume(plugin, user, data, Upstream(chunks, []), [])
     texts = [(unwrap(c)["choices"][0]["index"], text_of(c), unwrap(c)["choices"][0]["finish_reason"]) for c in released]
     assert texts == [(0, "a", None), (0, "b", None), (1, "other", None), (0, " [note]", None), (0, "", "stop")]
+
+
+async def test_a_long_stream_sends_each_text_once_plus_a_bounded_context(stream_env, fake_guardrail, user):
+    """500 chunks: the bytes sent to the guardrail grow with the answer, not with its square."""
+    from gatehouse.guardrails.windows import CONTEXT_CHARS
+
+    plugin, data = await stream_env(streaming_sampling_rate=5)
+    words = [f"word{i:05d} " for i in range(500)]  # 10 characters each, 5,000 in all
+    released = await consume(plugin, user, data, Upstream(chat_chunks(words, finish=True), []), [])
+    whole = "".join(words)
+    assert "".join(text_of(c) for c in released) == whole
+    checked = [body["texts"][0] for body in fake_guardrail.bodies]
+    assert len(checked) == 100
+    assert sum(map(len, checked)) <= len(whole) + len(checked) * CONTEXT_CHARS  # re-sending it all: ~250,000
+    for i, text in enumerate(checked):  # each check: the last CONTEXT_CHARS checked, then the next window
+        end = (i + 1) * 50
+        assert text == whole[max(0, end - 50 - CONTEXT_CHARS):end]
+
+
+async def test_a_mask_across_the_context_of_a_long_stream(stream_env, fake_guardrail, user, gr):
+    """A value split by a window boundary late in a long stream is still seen whole and masked."""
+    plugin, data = await stream_env(streaming_sampling_rate=5)
+    fake_guardrail.default = gr.mask("secret", "[X]")
+    words = [f"w{i:03d} " for i in range(200)] + ["sec", "ret ", "after ", "that ", "end"]
+    # 200 chunks pass in 40 windows; "sec" closes no window, "ret " lands in the last one with it
+    released = await consume(plugin, user, data, Upstream(chat_chunks(words), []), [])
+    text = "".join(text_of(c) for c in released)
+    assert text == "".join(words).replace("secret", "[X]")

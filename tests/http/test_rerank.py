@@ -220,7 +220,9 @@ def test_an_upstream_error_keeps_its_status(gw: GatewayProcess, cohere_fake: Fak
 
 def test_spend_is_priced_by_search_units(gw: GatewayProcess) -> None:
     key = new_key(gw)
-    assert post(gw, "/v1/rerank", {"model": "rerank-cohere", "query": QUERY, "documents": DOCS}, key).status_code == 200
+    response = post(gw, "/v1/rerank", {"model": "rerank-cohere", "query": QUERY, "documents": DOCS}, key)
+    assert response.status_code == 200
+    assert float(response.headers["x-litellm-response-cost"]) == pytest.approx(0.002)
     assert spend_reaching(gw, key, 0.002) == pytest.approx(0.002)  # rerank-v3.5: 0.002 USD per search unit
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -461,17 +460,14 @@ def test_checker_overrides() -> None:
     )
 
 
-def test_check_is_fast() -> None:
+def test_repeated_checks_give_the_same_verdict() -> None:
+    """The checker keeps no state between checks (its speed is measured in bench/, not here)."""
     checker = Checker(load_policy())
     texts = [
         "Hi, I'm john@example.com, call +44 20 7946 0958.",
         "Summarise the quarterly report please.",
         "What's the weather like in Paris today?",
     ]
-    checker.check(texts, "request")
-    rounds = 200
-    started = time.perf_counter()
-    for _ in range(rounds):
-        checker.check(texts, "request")
-    per_check = (time.perf_counter() - started) / rounds
-    assert per_check < 0.001
+    first = checker.check(texts, "request")
+    assert all(checker.check(texts, "request") == first for _ in range(50))
+    assert first != checker.check(texts[1:], "request")
