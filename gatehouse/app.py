@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from typing import Any
 
 from . import __version__
@@ -24,6 +25,9 @@ from .flow import Flow, FlowSettings
 from .guardrails import build_guardrails, check_requested, parse_guardrails
 from .limits import Limits
 from .metrics import Metrics
+from .passthrough import PassThrough, PassThroughFlow
+from .passthrough.providers import provider_routes
+from .passthrough.routes import custom_routes
 from .plugins import ParallelRequestLimiter, bind_builtins
 from .plugins.spend import SpendTracker
 from .plugins.spend_logs import SpendLogs
@@ -75,6 +79,7 @@ class Gateway:
         except PriceFileError as exc:
             raise ConfigError(str(exc), key=PRICE_FILE_ENV, source=source) from None
         self.prices = {d.id: price_map.for_deployment(d) for d in deployments}
+        self.price_map = price_map
         self.served = served_table(deployments, self.prices)
         self.router = Router(deployments, RouterSettings.from_config(config.router_settings, config.litellm_settings, source=source))
         self.providers = Providers(deployments, source=source, max_response_bytes=self.limits.max_response_bytes)
@@ -133,6 +138,23 @@ class Gateway:
         )
         self.key_routes = self.key_routes + self.spend_logs.routes(
             authenticate=self._identify, keys=self.store, forget=self.auth.forget)
+        self.passthrough = self._passthrough(deployments)
+
+    def _passthrough(self, deployments: list[Any]) -> PassThrough:
+        """The pass-through routes: the provider routes and ``general_settings.pass_through_endpoints``."""
+        names = frozenset(c.name for c in self.guardrail_configs)
+        custom, settings = custom_routes(self.config.general_settings.get("pass_through_endpoints"),
+                                         guardrail_names=names, source=self.config.source)
+        providers = provider_routes(deployments, environ=os.environ, default_vertex_config=self.config.default_vertex_config,
+                                    settings=settings, source=self.config.source)
+        flow = PassThroughFlow(
+            auth=self.auth, policies=self.policies, endings=self.flow.endings, prices=self.price_map,
+            deployment_prices=self.prices, guardrail_names=names,
+            check_guardrails=functools.partial(check_requested, configs={c.name: c for c in self.guardrail_configs}),
+            post_call_guardrails=frozenset(c.name for c in self.guardrail_configs if "post_call" in c.modes),
+            max_response_bytes=self.limits.max_response_bytes,
+        )
+        return PassThrough(flow, custom, providers)
 
     async def _identify(self, request: Any) -> Any:
         return await self.auth.authenticate(request.headers, route=request.path, request=request)
@@ -186,6 +208,7 @@ class Gateway:
     async def start(self) -> None:
         await self.store.open()
         await self.providers.start()
+        await self.passthrough.start()
         await self.spend_logs.start()
         for _, plugin in self.callbacks:
             startup = getattr(plugin, "startup", None)
@@ -202,6 +225,7 @@ class Gateway:
                 except Exception as exc:  # shutting down: log and go on
                     log.warning("shutdown of a plugin failed: %s", exc)
         await self.providers.close()
+        await self.passthrough.close()
         await self.auth.close()
         await self.cache.close()
         if self._cache_store is not None:

@@ -168,6 +168,10 @@ def run_worker(
         log.warning("no general_settings.master_key: every request is accepted without a key (open mode)")
     elif announce:
         log.info("auth: %s", gateway.auth.describe())
+    if announce:
+        for line in gateway.passthrough.describe():
+            if not line.endswith("not configured"):
+                log.info("pass-through %s", line)
     app = build_application(gateway)
 
     async def on_startup(_: web.Application) -> None:
@@ -253,6 +257,8 @@ def check_config(argv: Sequence[str]) -> int:
     print(f"auth: {gateway.auth.describe()}")
     for g in gateway.guardrail_configs:
         print(f"guardrail {g.name}: modes={list(g.modes)} default_on={g.default_on}")
+    for line in gateway.passthrough.describe():
+        print(f"pass-through {line}")
     print("pipeline, in the order it runs:")
     for stage, hooks in gateway.describe_pipeline():
         print(f"  {stage}: " + (" → ".join(hooks) if hooks else "(none)"))

@@ -33,7 +33,7 @@ from .formats.base import render_error
 from .metrics import Metrics
 from .pricing.served import Served, answer_cost, cost_text
 from .relay import Relayed
-from .replies import JsonReply, Reply, StreamReply
+from .replies import JsonReply, Reply, StreamInterrupted, StreamReply
 from .untrusted import safe_headers
 
 __all__ = ["Endings", "Outcome", "Answered", "Rejected", "Failed", "Streaming"]
@@ -69,6 +69,8 @@ class Streaming:
     """A stream whose first frame is ready."""
 
     relayed: Relayed
+    status: int = 200
+    """The answer's status (a pass-through route relays its upstream's 2xx as it is)."""
 
 
 Outcome = Answered | Rejected | Failed | Streaming
@@ -93,14 +95,14 @@ class Endings:
         if pipeline.response_headers:
             await pipeline.run_response_headers(call, response)
         headers = self._headers(call)
-        status = outcome.error.status if isinstance(outcome, Failed) else 200
+        status = outcome.error.status if isinstance(outcome, Failed) else getattr(outcome, "status", 200)
         self._count(call, status)
         if isinstance(outcome, Answered):
             call.policy.logging.success(call, response)
         elif isinstance(outcome, (Rejected, Failed)):
             call.policy.logging.failure(call, outcome.error)
         if isinstance(outcome, Streaming):
-            return StreamReply(headers, self._tail(call, outcome.relayed))
+            return StreamReply(headers, self._tail(call, outcome.relayed), outcome.status)
         self._log(call, status, outcome.error if isinstance(outcome, Failed) else None)
         if isinstance(outcome, Rejected) and call.stream:
             return StreamReply(headers, _replay(call, outcome.answer))
@@ -157,6 +159,8 @@ class Endings:
             error = await self.failure(call, exc)
             call.policy.logging.failure(call, error)
             self._log(call, error.status, error)
+            if getattr(events, "opaque", False):  # no room for an error event: the writer breaks the connection
+                raise StreamInterrupted(error.message) from exc
             yield events.frame(call.endpoint.format.error_body(error))
         finally:
             await relayed.aclose()

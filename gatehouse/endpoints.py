@@ -14,10 +14,13 @@ from .errors import BadRequestError
 from .formats.anthropic.messages import MESSAGES
 from .formats.base import Format
 from .formats.openai_chat import CHAT
-from .formats.openai_other import EMBEDDINGS, IMAGES, MODERATIONS, TRANSCRIPTIONS
+from .formats.openai_other import EMBEDDINGS, IMAGES, MODERATIONS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS
 from .formats.openai_text import TEXT
+from .formats.passthrough import PASS_THROUGH as PASS_THROUGH_FORMAT
+from .formats.rerank import RERANK
 
-__all__ = ["Endpoint", "ENDPOINTS", "by_call_type", "format_for", "normalise_call_type", "validate_body"]
+__all__ = ["Endpoint", "ENDPOINTS", "PASS_THROUGH", "by_call_type", "format_for", "normalise_call_type",
+           "validate_body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,10 @@ class Endpoint:
     can_stream: bool = False
     multipart: bool = False
     post_call_rules: bool = False
+    always_streams: bool = False
+    """The answer is always relayed as it arrives (audio), whatever the body says."""
+    also: tuple[str, ...] = ()
+    """Further routes served as they are (no ``/v1`` added): ``/v2/rerank``."""
 
 
 _COMMON: tuple[tuple[str, tuple[type, ...], str], ...] = (
@@ -82,9 +89,30 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                              ("tools", (list,), "a list of tools")),
         format=MESSAGES, can_stream=True, post_call_rules=True,
     ),
+    Endpoint(
+        "/audio/translations", "audio_translation", "translation", ("file",),
+        _COMMON, format=TRANSLATIONS, multipart=True,
+    ),
+    Endpoint(
+        "/audio/speech", "speech", "speech", ("input",),
+        _COMMON + (("input", (str,), "a string"), ("voice", (str, dict), "a voice name or an object"),
+                   ("response_format", (str, type(None)), "a string"), ("speed", (int, float, type(None)), "a number")),
+        format=SPEECH, can_stream=True, always_streams=True,
+    ),
+    Endpoint(
+        "/rerank", "rerank", "rerank", ("query", "documents"),
+        _COMMON + (("query", (str,), "a string"), ("documents", (list,), "a list of strings or objects"),
+                   ("top_n", (int, type(None)), "a whole number"),
+                   ("return_documents", (bool, type(None)), "a boolean")),
+        format=RERANK, also=("/v2/rerank",),
+    ),
 )
 
-_BY_CALL_TYPE = {e.call_type: e for e in ENDPOINTS}
+#: Pass-through routes (``/anthropic/*``, ``pass_through_endpoints``): served by :mod:`gatehouse.passthrough`,
+#: not by the flow's routes (their paths are the providers'); a row so hooks and guardrails find their format.
+PASS_THROUGH = Endpoint("/{pass-through}", "pass_through_endpoint", "pass_through", (), (), format=PASS_THROUGH_FORMAT)
+
+_BY_CALL_TYPE = {e.call_type: e for e in (*ENDPOINTS, PASS_THROUGH)}
 #: LiteLLM's other names for the seed's call types.
 _ALIASES = {
     "acompletion": "completion",
@@ -97,6 +125,8 @@ _ALIASES = {
     "moderations": "moderation",
     "atranscription": "audio_transcription",
     "transcription": "audio_transcription",
+    "aspeech": "speech",
+    "arerank": "rerank",
 }
 
 

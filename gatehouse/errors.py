@@ -17,6 +17,7 @@ renders it (:func:`gatehouse.formats.base.render_error`; OpenAI's body is
     ├── PayloadTooLargeError         413     invalid_request_error
     ├── RateLimitError               429     throttling_error
     ├── UpstreamError                (the upstream's status, kept)
+    │   └── PassThroughUpstreamError (a pass-through route's upstream error, its body kept as written)
     ├── InternalError                500     internal_server_error
     │   ├── PostCallRuleError        500     internal_server_error
     │   └── GuardrailFailedError     500     internal_server_error
@@ -51,6 +52,7 @@ __all__ = [
     "RequestTimeoutError",
     "RateLimitError",
     "UpstreamError",
+    "PassThroughUpstreamError",
     "InternalError",
     "PostCallRuleError",
     "GuardrailFailedError",
@@ -196,6 +198,15 @@ class UpstreamError(GatewayError):
     @property
     def retryable(self) -> bool:
         return self.status in (408, 409, 429) or self.status >= 500
+
+
+class PassThroughUpstreamError(UpstreamError):
+    """An error answer of a pass-through route's upstream: returned to the client with the provider's own
+    status and body (``body``: its JSON, or ``None`` when it was not JSON)."""
+
+    def __init__(self, message: str, *, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, status=status, headers=headers)
+        self.body = body
 
 
 class InternalError(GatewayError):

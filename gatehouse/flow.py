@@ -119,7 +119,7 @@ class Flow:
             body["model"] = self.settings.moderation_model
         validate_body(endpoint, body)
         call.model = body.get("model")
-        call.stream = endpoint.can_stream and body.get("stream") is True
+        call.stream = endpoint.always_streams or (endpoint.can_stream and body.get("stream") is True)
         auth = call.auth
         assert auth is not None
         if self.settings.enforce_user_param and "user" not in body:

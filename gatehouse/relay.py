@@ -62,12 +62,13 @@ class StreamRelay:
         restamp = events.restamper(getattr(upstream, "upstream_model", None), call.served_model)
         model, data, rules = call.model, call.data, rules if rules else None
         frames: AsyncGenerator[bytes, None]
-        if call.policy.pipeline.has_stream_hooks:
+        opaque = getattr(events, "opaque", False)  # audio, pass-through: bytes as they come, never parsed or kept
+        if call.policy.pipeline.has_stream_hooks and not opaque:
             summary = events.summary()
             frames = self._transform(call, upstream, events, summary, restamp, rules)
             assembled: Callable[[], dict[str, Any]] = lambda: _answer(summary, model, data)  # noqa: E731
         else:
-            kept: list[bytes] | None = [] if rules is not None or call.policy.logging.active else None
+            kept: list[bytes] | None = [] if (rules is not None or call.policy.logging.active) and not opaque else None
             hidden = UsageFilter() if call.hide_usage else None
             frames = self._pieces(upstream, events, restamp, kept, rules, hidden)
             assembled = lambda: _answer(summarise(events, kept or []), model, data)  # noqa: E731

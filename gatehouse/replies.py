@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Callable, Mapping, Protocol
 
 import orjson
 
-__all__ = ["Inbound", "JsonReply", "StreamReply", "Reply", "SSE_HEADERS"]
+__all__ = ["Inbound", "JsonReply", "StreamReply", "Reply", "SSE_HEADERS", "StreamInterrupted"]
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -62,3 +62,9 @@ class StreamReply:
 
 
 Reply = JsonReply | StreamReply
+
+
+class StreamInterrupted(Exception):
+    """Raised by a :class:`StreamReply`'s frames when an answer that cannot carry an error event
+    (audio, pass-through bytes) fails after its first byte: whoever writes it breaks the
+    connection, so the client sees an incomplete answer."""

@@ -49,7 +49,7 @@ _CREDENTIAL_WORDS = re.compile("key|token|secret|password|passwd|auth|session|si
 #: ``metadata`` keys only the gateway writes (``user_api_key*`` as a prefix, too).
 GATEWAY_METADATA_KEYS = frozenset({
     "applied_guardrails", "standard_logging_guardrail_information", "gatehouse_rate_limit", "headers", "endpoint",
-    "call_type",
+    "call_type", "pass_through",
 })
 _OWNED_PREFIX = "user_api_key"
 

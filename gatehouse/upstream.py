@@ -162,6 +162,9 @@ class Upstream:
                 await self.rules.check_text(fmt.answer_text(answer))
             return answer
         result.upstream_model = deployment.upstream_model
+        typed = getattr(fmt, "content_type", None)  # an answer that is not SSE (audio) names its own type
+        if typed is not None:
+            call.response_headers["Content-Type"] = typed(route.body, getattr(result, "media_type", None))
         events = fmt.stream
         assert events is not None, f"{call.endpoint.path} does not stream"
         translator = None if native else events.translator()

@@ -105,7 +105,7 @@ def _prompt_tokens(data: dict[str, Any]) -> int:
             content = message.get("content") if isinstance(message, dict) else None
             total += _PER_MESSAGE + estimate_tokens(_text(content))
         return total
-    return estimate_tokens(_text(data.get("prompt")))
+    return estimate_tokens(_text(data.get("prompt") if "prompt" in data else data.get("input")))  # input: speech
 
 
 def _text(value: Any) -> str:
@@ -117,6 +117,10 @@ def _text(value: Any) -> str:
 
 
 def estimated_usage(data: dict[str, Any], completion: str) -> dict[str, int]:
-    """Usage counted by the gateway when the upstream sent none."""
+    """Usage counted by the gateway when the upstream sent none (speech: also the input's ``characters``)."""
     prompt, answer = _prompt_tokens(data), estimate_tokens(completion)
-    return {"prompt_tokens": prompt, "completion_tokens": answer, "total_tokens": prompt + answer}
+    out = {"prompt_tokens": prompt, "completion_tokens": answer, "total_tokens": prompt + answer}
+    spoken = data.get("input")
+    if isinstance(spoken, str) and "messages" not in data and "prompt" not in data:
+        out["characters"] = len(spoken)  # text to speech is priced per input character
+    return out

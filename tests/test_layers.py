@@ -4,7 +4,7 @@
     http       http.*                                          (the aiohttp application)
     app        app                                             (the composition root)
     ui         ui.*                                            (the admin console: its settings, routes, files)
-    flow       flow, endings, relay, replies, request_body, limits  (the request path, its endings, its limits)
+    flow       flow, endings, relay, replies, request_body, limits, passthrough.*  (the request paths, endings, limits)
     upstream | policy   upstream, response_cache, policy.*, guardrails.*, plugins.*
     call       call                                            (the per-request state)
     routing | providers   routing.*, providers.*, auth.*, pricing.*, spend.*
@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # bottom to top
     ("routing | providers", ("routing", "providers", "auth", "pricing", "spend")),
     ("call", ("call",)),
     ("upstream | policy", ("upstream", "response_cache", "policy", "guardrails", "plugins")),
-    ("flow", ("flow", "endings", "relay", "replies", "request_body", "limits")),
+    ("flow", ("flow", "endings", "relay", "replies", "request_body", "limits", "passthrough")),
     ("ui", ("ui",)),
     ("app", ("app",)),
     ("http", ("http",)),

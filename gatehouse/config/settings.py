@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 TOP_LEVEL_KEYS = {
     "model_list", "litellm_settings", "general_settings", "router_settings", "guardrails",
-    "environment_variables", "callback_settings", "include",
+    "environment_variables", "callback_settings", "include", "default_vertex_config",
 }
 #: Keys read (or harmless to ignore: they tune LiteLLM internals that Gatehouse does not have).
 LITELLM_SETTINGS_KEYS = {
@@ -42,6 +42,7 @@ GENERAL_SETTINGS_KEYS = {
     "include_call_id_in_error_body", "data_dir", "moderation_model", "key_cache_ttl",
     "database_connection_pool_limit", "store_model_in_db", "disable_spend_logs", "proxy_batch_write_at",
     "custom_auth", "custom_auth_run_common_checks", "enable_jwt_auth", "litellm_jwtauth",
+    "pass_through_endpoints",
     "maximum_spend_logs_retention_period", "maximum_spend_logs_retention_interval", "store_prompts_in_spend_logs",
     "disable_admin_ui", "ui_request_log_size", "ui_request_log_content", "ui_request_log_always",  # ui/settings.py
     # resource limits, read by gatehouse.limits
@@ -104,6 +105,8 @@ class GatewayConfig:
     verbose: bool
     embedded_default: bool = False
     origins: tuple[tuple[str, str], ...] = ()
+    default_vertex_config: dict[str, Any] | None = None
+    """The top-level ``default_vertex_config`` (the ``/vertex_ai`` pass-through route's default credentials)."""
     """``(setting, where it came from)`` for the start-up log (never a value)."""
 
 
@@ -176,7 +179,17 @@ def config_from_mapping(
         verbose=l.flag("set_verbose"),
         embedded_default=embedded,
         origins=came_from,
+        default_vertex_config=_optional_mapping(raw, "default_vertex_config", source),
     )
+
+
+def _optional_mapping(raw: dict[str, Any], key: str, source: str) -> dict[str, Any] | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError("must be a mapping", key=key, source=source)
+    return value
 
 
 class _Getter:

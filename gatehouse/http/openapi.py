@@ -37,6 +37,8 @@ def openapi_document(models: Sequence[str] = (), guardrails: Sequence[str] = ())
             "responses": {"200": success_response(endpoint), "default": error_response(endpoint)},
         }
         paths["/v1" + endpoint.path] = {"post": operation}
+        for also in endpoint.also:
+            paths[also] = {"post": operation}
     for path, summary in (
         ("/v1/models", "Model groups this key may call"), ("/health/liveliness", "Liveness"),
         ("/health/readiness", "Readiness (database, cache)"), ("/metrics", "Prometheus metrics"),

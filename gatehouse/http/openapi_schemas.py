@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..endpoints import Endpoint
+from ..formats.openai_other import AUDIO_TYPES
 
 __all__ = ["request_schema", "success_response", "error_response", "ERROR_SCHEMA", "ANTHROPIC_ERROR_SCHEMA",
            "KEY_ROUTES"]
@@ -87,6 +88,14 @@ _SPECIFIC: dict[tuple[str, str], dict[str, Any]] = {
     ("/messages", "tools"): {"type": "array", "items": _ANTHROPIC_TOOL},
     ("/messages", "metadata"): {"type": "object", "additionalProperties": False, "properties": {"user_id": _TEXT},
                                 "description": "Anthropic's metadata (user_id)"},
+    ("/audio/speech", "input"): _TEXT,
+    ("/audio/speech", "voice"): {"type": "string", "description": "a voice name (alloy, ...)"},
+    ("/audio/speech", "response_format"): {"type": "string", "enum": list(AUDIO_TYPES)},
+    ("/audio/speech", "speed"): {"type": "number", "minimum": 0.25, "maximum": 4.0},
+    ("/rerank", "query"): _TEXT,
+    ("/rerank", "documents"): {"type": "array", "minItems": 1, "items": {"anyOf": [_TEXT, {"type": "object"}]}},
+    ("/rerank", "top_n"): {"type": "integer", "minimum": 1},
+    ("/rerank", "return_documents"): {"type": "boolean"},
 }
 
 
@@ -128,6 +137,10 @@ def error_response(endpoint: Endpoint | None = None) -> dict[str, Any]:
 
 
 def success_response(endpoint: Endpoint) -> dict[str, Any]:
+    if endpoint.always_streams:  # /audio/speech: audio bytes in the response_format's type
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"description": "Audio bytes, relayed as they arrive",
+                "content": {kind: binary for kind in (*AUDIO_TYPES.values(), "text/event-stream")}}
     content: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
     if endpoint.can_stream:
         content["text/event-stream"] = {"schema": {"type": "object", "properties": {"data": {"type": "string"}}}}

@@ -25,8 +25,9 @@ from ..formats.openai_common import OPENAI
 from .anthropic_routes import ANTHROPIC_PATHS, anthropic_routes
 from .models import model_routes
 from .openapi import docs_routes
+from .passthrough import passthrough_routes
 from ..request_body import BodyLimits, FieldCheck, read_body, read_form
-from ..replies import SSE_HEADERS, JsonReply, Reply
+from ..replies import SSE_HEADERS, JsonReply, Reply, StreamInterrupted
 from ..ui import install_ui
 
 __all__ = ["build_application", "AiohttpInbound"]
@@ -35,7 +36,8 @@ log = logging.getLogger("gatehouse.server")
 
 GATEWAY_KEY: web.AppKey[Any] = web.AppKey("gateway", object)
 #: Endpoints also served as ``/openai/deployments/{model}/...`` and ``/engines/{model}/...``.
-AZURE_STYLE = frozenset({"/chat/completions", "/completions", "/embeddings"})
+AZURE_STYLE = frozenset({"/chat/completions", "/completions", "/embeddings", "/images/generations",
+                         "/audio/transcriptions", "/audio/translations", "/audio/speech"})
 #: The format errors are rendered in, by path, outside the flow (a 405, a 413, a route's own errors).
 _PATH_FORMATS: dict[str, Format] = {
     **{prefix + e.path: e.format for e in ENDPOINTS for prefix in ("", "/v1")},
@@ -64,7 +66,10 @@ class AiohttpInbound:
 
 async def write_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
     if isinstance(reply, JsonReply):
-        return web.Response(body=reply.body, status=reply.status, headers=reply.headers, content_type="application/json")
+        headers = reply.headers
+        if any(name.lower() == "content-type" for name in headers):  # a stream's own type (audio): not this JSON's
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        return web.Response(body=reply.body, status=reply.status, headers=headers, content_type="application/json")
     response = web.StreamResponse(status=reply.status, headers={**SSE_HEADERS, **reply.headers})
     frames = reply.frames
     try:
@@ -74,6 +79,9 @@ async def write_reply(request: web.Request, reply: Reply) -> web.StreamResponse:
         await response.write_eof()
     except (ConnectionResetError, ClientConnectionResetError):
         log.debug("client went away during a stream")
+    except StreamInterrupted:  # an opaque answer failed mid-way: an incomplete answer, never a complete-looking one
+        if request.transport is not None:
+            request.transport.close()
     finally:
         await frames.aclose()  # type: ignore[attr-defined]
     return response
@@ -124,10 +132,13 @@ def build_application(gateway: Any) -> web.Application:
     """The application for one gateway (routes are a table, not copies)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=gateway.config.max_request_bytes)
     app[GATEWAY_KEY] = gateway
+    passthrough_routes(app, gateway, exact=True)  # an operator's exact path wins over a unified endpoint
     for endpoint in ENDPOINTS:
         handler = llm_handler(gateway, endpoint)
         app.router.add_post(endpoint.path, handler)
         app.router.add_post("/v1" + endpoint.path, handler)
+        for path in endpoint.also:
+            app.router.add_post(path, handler)
         if endpoint.path in AZURE_STYLE:  # the path names the model (Azure OpenAI SDK, old engines API)
             app.router.add_post("/openai/deployments/{model}" + endpoint.path, handler)
             app.router.add_post("/engines/{model}" + endpoint.path, handler)
@@ -137,6 +148,7 @@ def build_application(gateway: Any) -> web.Application:
     app.router.add_routes(gateway.key_routes)
     app.router.add_routes(docs_routes(gateway.router.group_names(), sorted(gateway.flow.guardrail_names)))
     install_ui(app, gateway)
+    passthrough_routes(app, gateway, exact=False)  # /anthropic/*, /openai/*, ...: after every specific route
     return app
 
 

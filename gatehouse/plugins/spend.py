@@ -2,8 +2,10 @@
 
 Every answer to a virtual key is priced from the deployment that served it
 (its own prices, else Gatehouse's price map: :mod:`gatehouse.pricing`) and
-the token counts in its ``usage`` (cached prompt tokens at the cached price). The amounts are added to the key's ``spend`` in the key store in
-batches (every ``flush_interval`` seconds and at shutdown), and a key whose
+the token counts in its ``usage`` (cached prompt tokens at the cached price),
+rerank search units and speech input characters (:func:`gatehouse.pricing.served.billable_usage`);
+an answer no deployment served (a pass-through route) costs its ``response_cost``.
+The amounts are added to the key's ``spend`` in the key store in batches (every ``flush_interval`` seconds and at shutdown), and a key whose
 ``spend`` has reached its ``max_budget`` is refused before any other hook
 runs. Deployments the price map does not know and that set no price cost 0. The master key is not tracked.
 
@@ -23,6 +25,7 @@ from ..auth.keys import KeyStoreError
 from ..errors import GatewayError
 from ..policy.custom_logger import CustomLogger
 from ..pricing import Price
+from ..pricing.served import billable_usage
 
 __all__ = ["SpendTracker", "BudgetExceededError"]
 
@@ -78,15 +81,18 @@ class SpendTracker(CustomLogger):
         metadata = (kwargs.get("litellm_params") or {}).get("metadata") or kwargs.get("metadata") or {}
         token = metadata.get("user_api_key_hash")
         price = self._prices.get(standard.get("model_id") or "")
-        if not token or price is None:
+        if not token:
             return
-        usage = (standard.get("metadata") or {}).get("usage_object")  # in OpenAI's terms, whatever the endpoint
-        if not isinstance(usage, dict):
-            response = standard.get("response")
-            usage = response.get("usage") if isinstance(response, dict) else None
-        if not isinstance(usage, dict):
-            usage = {"prompt_tokens": standard.get("prompt_tokens", 0), "completion_tokens": standard.get("completion_tokens", 0)}
-        cost = price.cost(usage)
+        if price is None:  # no deployment priced it: the gateway's own price (pass-through routes), if any
+            cost = float(standard.get("response_cost") or 0.0)
+        else:
+            usage = (standard.get("metadata") or {}).get("usage_object")  # in OpenAI's terms, whatever the endpoint
+            if not isinstance(usage, dict) or not usage:
+                usage = billable_usage(standard.get("response"))
+            if not usage:
+                usage = {"prompt_tokens": standard.get("prompt_tokens", 0),
+                         "completion_tokens": standard.get("completion_tokens", 0)}
+            cost = price.cost(usage)
         if cost > 0:
             self._pending[token] = self._pending.get(token, 0.0) + cost
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 __all__ = ["Hook", "HOOKS", "SELECTION", "LIFECYCLE", "BY_NAME", "CALL_TYPES", "render_markdown"]
 
-#: The ``call_type`` values hooks receive (the seed's values), per endpoint.
+#: The ``call_type`` values hooks receive (the seed's values, and LiteLLM's for the endpoints the seed does not
+#: name), per endpoint; ``pass_through_endpoint`` for every pass-through route.
 CALL_TYPES = (
     "completion",
     "text_completion",
@@ -28,6 +29,10 @@ CALL_TYPES = (
     "moderation",
     "audio_transcription",
     "anthropic_messages",
+    "audio_translation",
+    "speech",
+    "rerank",
+    "pass_through_endpoint",
 )
 
 

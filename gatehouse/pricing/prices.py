@@ -23,6 +23,8 @@ _FIELDS = {
     "output": "output_cost_per_token",
     "cached_input": "cache_read_input_token_cost",
     "cache_write": "cache_creation_input_token_cost",
+    "per_query": "input_cost_per_query",
+    "per_character": "input_cost_per_character",
 }
 
 
@@ -39,10 +41,14 @@ class Price:
     cached_input: float | None = None
     cache_write: float | None = None
     source: str = "unpriced"
+    per_query: float = 0.0
+    """USD per search unit (rerank: Cohere's ``meta.billed_units.search_units``)."""
+    per_character: float = 0.0
+    """USD per input character (text to speech)."""
 
     @property
     def priced(self) -> bool:
-        return self.input > 0 or self.output > 0
+        return self.input > 0 or self.output > 0 or self.per_query > 0 or self.per_character > 0
 
     def cost(self, usage: Mapping[str, Any] | None) -> float:
         """The cost of an OpenAI-format ``usage`` (cached prompt tokens at the cached price)."""
@@ -57,7 +63,8 @@ class Price:
         plain = prompt - cached - written
         cached_price = self.input if self.cached_input is None else self.cached_input
         write_price = self.input if self.cache_write is None else self.cache_write
-        return plain * self.input + cached * cached_price + written * write_price + completion * self.output
+        units = plain * self.input + cached * cached_price + written * write_price + completion * self.output
+        return units + _int(usage.get("search_units")) * self.per_query + _int(usage.get("characters")) * self.per_character
 
 
 class PriceMap:
@@ -123,6 +130,8 @@ class PriceMap:
             cached_input=own["cached_input"] if own["cached_input"] is not None else base.cached_input,
             cache_write=own["cache_write"] if own["cache_write"] is not None else base.cache_write,
             source="deployment" if base.source == "unpriced" else f"deployment, then {base.source}",
+            per_query=own["per_query"] if own["per_query"] is not None else base.per_query,
+            per_character=own["per_character"] if own["per_character"] is not None else base.per_character,
         )
 
 
@@ -162,7 +171,8 @@ def _price(entry: Any, source: str, where: str, model: str) -> Price:
             raise PriceFileError(f"{where}: '{model}'.{name}: must be a non-negative number, not {value!r}")
         values[name] = None if value is None else float(value)
     return Price(input=values["input"] or 0.0, output=values["output"] or 0.0,
-                 cached_input=values["cached_input"], cache_write=values["cache_write"], source=source)
+                 cached_input=values["cached_input"], cache_write=values["cache_write"], source=source,
+                 per_query=values["per_query"] or 0.0, per_character=values["per_character"] or 0.0)
 
 
 def _int(value: Any) -> int:

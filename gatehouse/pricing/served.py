@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from .prices import Price, PriceMap
 
-__all__ = ["Served", "served_table", "answer_cost", "cost_text", "openai_usage"]
+__all__ = ["Served", "served_table", "answer_cost", "billable_usage", "cost_text", "openai_usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +40,34 @@ def served_table(deployments: Iterable[Any], prices: PriceMap | Mapping[str, Pri
 
 
 def answer_cost(served: Served | None, response: Any) -> float:
-    """USD for an answer: its ``usage`` at the deployment's price (0 without a deployment: a cache hit)."""
+    """USD for an answer: its billable usage at the deployment's price (0 without a deployment: a cache hit)."""
     if served is None or not isinstance(response, dict):
         return 0.0
-    usage = response.get("usage")
-    return served.price.cost(openai_usage(usage)) if isinstance(usage, dict) else 0.0
+    usage = billable_usage(response)
+    return served.price.cost(usage) if usage else 0.0
+
+
+def billable_usage(response: Any) -> dict[str, Any]:
+    """What an answer is billed by, as :meth:`Price.cost` reads it (empty when nothing is known)::
+
+        prompt_tokens …   the answer's ``usage`` (OpenAI's shape, or Anthropic's / Responses', converted)
+        characters        speech: in its ``usage`` (the input's length)
+        search_units      rerank: ``meta.billed_units.search_units`` (Cohere)
+        prompt_tokens     rerank: ``meta.billed_units.input_tokens`` when there is no ``usage``
+    """
+    if not isinstance(response, dict):
+        return {}
+    found = response.get("usage")
+    out: dict[str, Any] = dict(openai_usage(found)) if isinstance(found, dict) else {}
+    meta = response.get("meta")
+    billed = meta.get("billed_units") if isinstance(meta, dict) else None
+    if isinstance(billed, dict):
+        units = _count(billed.get("search_units"))
+        if units:
+            out["search_units"] = units
+        if _count(billed.get("input_tokens")) and not out.get("prompt_tokens"):
+            out["prompt_tokens"] = _count(billed["input_tokens"])
+    return out
 
 
 def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:

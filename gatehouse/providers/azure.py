@@ -2,7 +2,7 @@
 
 ``azure/<deployment>`` calls the classic deployment URLs,
 ``{api_base}/openai/deployments/{deployment}/{chat/completions|completions|embeddings|
-images/generations|audio/transcriptions}?api-version={api_version}``, with
+images/generations|audio/transcriptions|audio/translations|audio/speech}?api-version={api_version}``, with
 ``api_version`` from the deployment, else ``AZURE_API_VERSION``, else
 ``2025-02-01-preview`` (LiteLLM's default). A base ending in ``/openai/v1``
 is Azure's v1 API: ``{api_base}/chat/completions`` with the deployment name
@@ -38,7 +38,7 @@ __all__ = ["AzureProvider", "DEFAULT_API_VERSION", "SCOPE", "azure_urls", "found
 DEFAULT_API_VERSION = "2025-02-01-preview"
 SCOPE = "https://cognitiveservices.azure.com/.default"
 #: What Azure OpenAI serves per deployment (it has no moderations endpoint).
-AZURE_OPERATIONS = ("chat", "completion", "embedding", "image", "transcription")
+AZURE_OPERATIONS = ("chat", "completion", "embedding", "image", "transcription", "translation", "speech")
 FOUNDRY_OPERATIONS = ("chat", "completion", "embedding", "image")
 KEY_ENV = ("AZURE_OPENAI_API_KEY", "AZURE_API_KEY")
 ENTRA_ENV = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")

@@ -101,6 +101,9 @@ PROVIDERS: Mapping[str, Compatible] = MappingProxyType({
     "v0": _row("https://api.v0.dev/v1", "V0_API_KEY", "V0_API_BASE", chat_only=True),
     "morph": _row("https://api.morphllm.com/v1", "MORPH_API_KEY", "MORPH_API_BASE", chat_only=True),
     "jina_ai": _row("https://api.jina.ai/v1", "JINA_AI_API_KEY", "JINA_AI_API_BASE"),
+    # chat through Hugging Face's router; rerank in text-embeddings-inference's shape (api_base: the TEI server)
+    "huggingface": _row("https://router.huggingface.co/v1", ("HF_TOKEN", "HUGGINGFACE_API_KEY"),
+                        ("HF_API_BASE", "HUGGINGFACE_API_BASE")),
     "hosted_vllm": _row(None, "HOSTED_VLLM_API_KEY", "HOSTED_VLLM_API_BASE", **_SELF_HOSTED),
     "vllm": _row(None, "HOSTED_VLLM_API_KEY", "HOSTED_VLLM_API_BASE", **_SELF_HOSTED),
     "lm_studio": _row(None, "LM_STUDIO_API_KEY", "LM_STUDIO_API_BASE", **_SELF_HOSTED),

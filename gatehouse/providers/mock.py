@@ -1,7 +1,7 @@
 """The built-in ``mock/…`` provider: deterministic answers, no network.
 
-It answers every endpoint, for the embedded default, the docs and hook
-development. ``litellm_params.mock_response`` fixes the reply text and
+It answers every endpoint (speech: a short WAV of silence), for the embedded
+default, the docs and hook development. ``litellm_params.mock_response`` fixes the reply text and
 ``mock_delay`` (seconds) makes it slow, as with LiteLLM.
 """
 
@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator
 import orjson
 
 from ..errors import GatewayTimeoutError
+from ..formats.rerank import document_text
 from ..routing.deployment import Deployment
 from .base import UploadFile
 
@@ -35,8 +36,11 @@ class MockProvider:
         await _delay(deployment, timeout)
         return ANSWERS[operation](body, deployment)
 
-    async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> "MockStream":
+    async def stream(self, operation: str, body: dict[str, Any], deployment: Deployment,
+                     timeout: float) -> "MockStream | MockAudio":
         await _delay(deployment, timeout)
+        if operation == "speech":
+            return MockAudio(body)
         return MockStream(operation, body, deployment)
 
 
@@ -201,6 +205,19 @@ def _transcription(body: dict[str, Any], deployment: Deployment) -> dict[str, An
     return {"text": "Mock transcription."}
 
 
+def _rerank(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    """Documents scored by the share of the query's words they contain, best first."""
+    query = set(str(body.get("query") or "").lower().split())
+    documents = [document_text(d) for d in body.get("documents") or []]
+    scored = sorted(((len(query & set(d.lower().split())) / (len(query) or 1), i) for i, d in enumerate(documents)),
+                    key=lambda pair: (-pair[0], pair[1]))
+    top = body.get("top_n")
+    wanted = body.get("return_documents") is not False
+    results = [{"index": i, "relevance_score": round(score, 4), **({"document": {"text": documents[i]}} if wanted else {})}
+               for score, i in scored[: top if isinstance(top, int) and top > 0 else None]]
+    return {"id": _id("rerank", str(documents)), "results": results, "meta": {"billed_units": {"search_units": 1}}}
+
+
 ANSWERS = {
     "chat": _chat,
     "completion": _completion,
@@ -208,4 +225,33 @@ ANSWERS = {
     "image": _image,
     "moderation": _moderation,
     "transcription": _transcription,
+    "translation": _transcription,
+    "rerank": _rerank,
 }
+
+
+class MockAudio:
+    """``/audio/speech``: a short WAV of silence, as the bytes of a stream (``pieces``)."""
+
+    media_type = "audio/wav"
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        seconds = max(1, len(str(body.get("input") or "")) // 15)
+        samples = 8000 * seconds
+        header = (b"RIFF" + (36 + samples).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+                  + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+                  + (8000).to_bytes(4, "little") + (1).to_bytes(2, "little") + (8).to_bytes(2, "little")
+                  + b"data" + samples.to_bytes(4, "little"))
+        self._parts = [header] + [b"\x80" * 8000] * seconds
+        self.upstream_model: str | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.pieces()
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        for part in self._parts:
+            yield part
+            await asyncio.sleep(0)
+
+    async def aclose(self) -> None:
+        return None

@@ -20,6 +20,7 @@ import orjson
 
 from ..errors import BadRequestError, ResponseTooLargeError, UpstreamError
 from ..formats.openai_chat import CHAT
+from ..formats import rerank
 from ..formats.openai_text import TEXT
 from ..routing.deployment import Deployment
 from .base import (DEFAULT_MAX_RESPONSE_BYTES, BufferedStream, DeploymentProblem, UploadFile, map_provider_errors,
@@ -38,6 +39,9 @@ PATHS = {
     "image": "/images/generations",
     "moderation": "/moderations",
     "transcription": "/audio/transcriptions",
+    "translation": "/audio/translations",
+    "speech": "/audio/speech",
+    "rerank": "/rerank",
 }
 CHAT_ONLY = ("chat", "completion")
 
@@ -150,6 +154,21 @@ class OpenAICompatibleProvider:
         return target, url, data, headers
 
     async def call(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        if operation == "rerank":
+            return await self._rerank(body, deployment, timeout)
+        raw = await self._post(operation, body, deployment, timeout)
+        try:
+            answer = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            if operation in ("transcription", "translation"):  # text/srt/vtt: {"text": ...}, as LiteLLM answers
+                return {"text": raw.decode("utf-8", "replace")}
+            raise bad_answer(deployment, "a body that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise bad_answer(deployment, "JSON that is not an object")
+        return answer
+
+    async def _post(self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float) -> bytes:
+        """One non-streaming call; the answer's bytes (an HTTP error raised as the upstream's error)."""
         target, url, data, headers = await self._request(operation, body, deployment)
         with map_provider_errors(timeout, (target.secret,)):
             async with self._client().post(
@@ -158,19 +177,27 @@ class OpenAICompatibleProvider:
                 raw = await read_capped(resp, self._max_bytes, truncate=resp.status >= 400)
                 if resp.status >= 400:
                     raise _upstream_error(resp.status, raw, resp.headers, target.secret)
+        return raw
+
+    async def _rerank(self, body: dict[str, Any], deployment: Deployment, timeout: float) -> dict[str, Any]:
+        """``{base}/rerank`` of a rerank server (vLLM, Jina, TEI for ``huggingface/``), answered in Cohere's shape."""
+        documents = list(body.get("documents") or [])
+        native = rerank.server_request(body, model=deployment.upstream_model, tei=deployment.provider == "huggingface")
+        raw = await self._post("rerank", native, deployment, timeout)
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            if operation == "transcription":  # response_format text/srt/vtt: {"text": ...}, as LiteLLM answers
-                return {"text": raw.decode("utf-8", "replace")}
             raise bad_answer(deployment, "a body that is not JSON") from None
-        if not isinstance(answer, dict):
-            raise bad_answer(deployment, "JSON that is not an object")
-        return answer
+        top = body.get("top_n")
+        try:
+            return rerank.server_answer(answer, documents=documents, return_documents=body.get("return_documents")
+                                        is not False, top_n=top if isinstance(top, int) else None)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise bad_answer(deployment, f"a rerank answer that is not what rerank servers send ({exc})") from None
 
     async def stream(
         self, operation: str, body: dict[str, Any], deployment: Deployment, timeout: float
-    ) -> "SSEStream | BufferedStream":
+    ) -> "SSEStream | BufferedStream | BytesStream":
         target, url, data, headers = await self._request(operation, body, deployment)
         with map_provider_errors(timeout, (target.secret,)):
             resp = await self._client().post(
@@ -184,14 +211,50 @@ class OpenAICompatibleProvider:
             finally:
                 resp.release()
             raise _upstream_error(resp.status, raw, resp.headers, target.secret)
-        if resp.content_type == "application/json":  # a server that ignored "stream": answer as a stream anyway
+        if resp.content_type == "application/json" and operation in CHAT_ONLY:  # it ignored "stream": a stream anyway
             try:
                 raw = await read_capped(resp, self._max_bytes)
             finally:
                 resp.release()
             chunks = (TEXT if operation == "completion" else CHAT).stream.from_answer(json_object(raw, deployment))
             return BufferedStream([orjson.dumps(chunk) for chunk in chunks])
+        if operation == "speech":  # audio: bytes, not events
+            return BytesStream(resp, timeout, self._max_bytes)
         return SSEStream(resp, timeout, self._max_bytes)
+
+
+class BytesStream:
+    """A binary answer (``/audio/speech``): its bytes as they arrive, at most ``max_bytes`` in all.
+
+    ``media_type`` is what the upstream says they are (``audio/mpeg``, ...).
+    """
+
+    def __init__(self, resp: aiohttp.ClientResponse, timeout: float, max_bytes: int = 0) -> None:
+        self._resp = resp
+        self._timeout = timeout
+        self._max_bytes = max_bytes or DEFAULT_MAX_RESPONSE_BYTES
+        self._done = False
+        self.upstream_model: str | None = None
+        self.media_type: str | None = resp.content_type
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.pieces()
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        total = 0
+        with map_provider_errors(self._timeout, streaming=True):
+            async for piece in self._resp.content.iter_any():
+                total += len(piece)
+                if total > self._max_bytes:
+                    raise ResponseTooLargeError(too_large_message(self._max_bytes))
+                yield piece
+        self._done = True
+
+    async def aclose(self) -> None:
+        if self._done:
+            self._resp.release()
+        else:
+            self._resp.close()
 
 
 class SSEStream:

@@ -40,6 +40,7 @@ class Behaviour:
     tool_calls: list[dict[str, Any]] | None = None  # reply with these tool calls
     model: str | None = None  # the response's ``model``
     no_usage: bool = False  # never send usage in a stream, even when ``stream_options.include_usage`` asks
+    hold_after_chunks: int | None = None  # binary answers: stop after N pieces until ``FakeUpstream.release`` is set
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Behaviour:
@@ -83,7 +84,15 @@ class _StreamPlan:
     tail: list[dict[str, Any]]
 
 
-Answer = dict[str, Any] | _StreamPlan | str
+@dataclass
+class _BytesPlan:
+    """A binary answer written piece by piece (``/audio/speech``)."""
+
+    content_type: str
+    parts: list[bytes]
+
+
+Answer = dict[str, Any] | list[Any] | _StreamPlan | _BytesPlan | str
 AnswerFn = Callable[[RecordedRequest, Behaviour, str], Answer]
 
 
@@ -246,6 +255,49 @@ def answer_transcription(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer
     return text if form.get("response_format") == "text" else {"text": text}
 
 
+def answer_translation(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
+    form = rec.form or {}
+    upload: dict[str, Any] = form["file"] if isinstance(form.get("file"), dict) else {}
+    text = b.content or f"translated {upload.get('filename')} ({upload.get('size', 0)} bytes)"
+    return text if form.get("response_format") == "text" else {"text": text}
+
+
+SPEECH_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac",
+                "wav": "audio/wav", "pcm": "audio/pcm"}
+
+
+def speech_bytes(text: str, pieces: int = 4) -> list[bytes]:
+    """The fake audio of ``text``: a header and ``pieces`` parts derived from it (joined: the whole "file")."""
+    body = hashlib.sha256(text.encode()).digest() * 64
+    return [b"FAKEAUDIO:" + text.encode()] + [body[i::pieces] for i in range(pieces)]
+
+
+def answer_speech(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
+    """Audio bytes in pieces (``chunk_delay`` before each, ``die_after_chunks`` cuts it)."""
+    body = rec.json or {}
+    kind = SPEECH_TYPES.get(str(body.get("response_format") or "mp3"), "application/octet-stream")
+    return _BytesPlan(kind, speech_bytes(str(body.get("input") or ""), len(b.chunks) if b.chunks else 4))
+
+
+def answer_rerank(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
+    """Documents scored by the share of query words they hold: vLLM/Jina's shape, or TEI's (a list) for ``texts``."""
+    body = rec.json or {}
+    query = set(str(body.get("query") or "").lower().split())
+    tei = "texts" in body
+    raw = body.get("texts") if tei else body.get("documents")
+    docs = [d.get("text", "") if isinstance(d, dict) else str(d) for d in raw or []]
+    scored = sorted(((round(len(query & set(d.lower().split())) / (len(query) or 1), 4), i)
+                     for i, d in enumerate(docs)), key=lambda p: (-p[0], p[1]))
+    if tei:
+        return [{"index": i, "score": s, **({"text": docs[i]} if body.get("return_text") else {})} for s, i in scored]
+    top = body.get("top_n")
+    results = [{"index": i, "document": {"text": docs[i]}, "relevance_score": s}
+               for s, i in scored[: top if isinstance(top, int) else None]]
+    tokens = count_words(" ".join([str(body.get("query") or ""), *docs]))
+    return {"id": "rerank-" + rid, "model": b.model or body.get("model"), "usage": {"total_tokens": tokens},
+            "results": results}
+
+
 def answer_models(rec: RecordedRequest, b: Behaviour, rid: str) -> Answer:
     return {"object": "list", "data": [
         {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake-upstream"}]}
@@ -258,5 +310,8 @@ ROUTES: dict[tuple[str, str], AnswerFn] = {
     ("POST", "images/generations"): answer_images,
     ("POST", "moderations"): answer_moderations,
     ("POST", "audio/transcriptions"): answer_transcription,
+    ("POST", "audio/translations"): answer_translation,
+    ("POST", "audio/speech"): answer_speech,
+    ("POST", "rerank"): answer_rerank,
     ("GET", "models"): answer_models,
 }

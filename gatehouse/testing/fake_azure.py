@@ -3,7 +3,7 @@
 Serves, like a real ``https://<resource>.openai.azure.com``::
 
     POST /openai/deployments/{deployment}/{chat/completions|completions|embeddings|
-         images/generations|audio/transcriptions}?api-version=...   (classic API)
+         images/generations|audio/transcriptions|audio/translations|audio/speech}?api-version=...
     POST /openai/v1/{same paths}                                      (v1 API)
 
 A classic call without ``api-version`` gets Azure's 404 ``Resource not
@@ -28,7 +28,8 @@ from .fake_upstream import FakeUpstream, _read_request
 
 __all__ = ["FakeAzure", "AZURE_401"]
 
-AZURE_PATHS = ("chat/completions", "completions", "embeddings", "images/generations", "audio/transcriptions")
+AZURE_PATHS = ("chat/completions", "completions", "embeddings", "images/generations", "audio/transcriptions",
+               "audio/translations", "audio/speech")
 AZURE_401 = {"error": {"code": "401", "message": "Access denied due to invalid subscription key or wrong API "
                        "endpoint. Make sure to provide a valid key for an active subscription and use a correct "
                        "regional API endpoint for your resource."}}

@@ -41,7 +41,8 @@ class FakeCohere(ScriptedFake):
                 ("POST", "/v2/rerank", self._rerank)]
 
     def _refused(self, rec: Recorded, script: Script) -> web.Response | None:
-        if self.require_key and rec.headers.get("Authorization") != f"Bearer {self.require_key}":
+        scheme, _, given = (rec.headers.get("Authorization") or "").partition(" ")
+        if self.require_key and (scheme.lower() != "bearer" or given != self.require_key):  # the scheme's case is free
             return web.Response(status=401, body=orjson.dumps({"id": "fake", "message": "invalid api token"}),
                                 content_type="application/json")
         if script.status is not None:

@@ -4,7 +4,9 @@ Used by the test suite, the benchmarks and hook authors. Every route is served
 with and without the ``/v1`` prefix::
 
     POST chat/completions  completions  embeddings  images/generations
-         moderations  audio/transcriptions (multipart)        GET models
+         moderations  audio/transcriptions  audio/translations (multipart)
+         audio/speech (audio bytes in pieces)  rerank (vLLM/Jina shape; TEI's for ``texts``)
+    GET  models
 
 Default answers: chat says ``"Hello! You said: <last user text>"``, completions
 say ``"Hello! You said: <prompt>"``; token counts are whitespace-separated
@@ -34,7 +36,7 @@ from aiohttp import web
 
 from .service import ThreadedService, serve_until_signal
 
-from .fake_answers import ROUTES, Answer, AnswerFn, Behaviour, RecordedRequest, _StreamPlan
+from .fake_answers import ROUTES, Answer, AnswerFn, Behaviour, RecordedRequest, _BytesPlan, _StreamPlan
 
 __all__ = ["Behaviour", "RecordedRequest", "FakeUpstream", "main"]
 
@@ -111,6 +113,8 @@ class FakeUpstream(ThreadedService):
         self._generation = 0  # bumped by reset(): late outcomes of older requests are not counted
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
+        self.release = threading.Event()
+        """Set by a test to let an answer held by ``hold_after_chunks`` go on."""
 
     @property
     def url(self) -> str:
@@ -140,6 +144,7 @@ class FakeUpstream(ThreadedService):
             self.requests.clear()
             self.cancelled = self.completed = 0
             self._generation += 1
+            self.release.clear()
 
     def _record(self, rec: RecordedRequest) -> tuple[int, int]:
         """Append ``rec`` to :attr:`requests`; return its 1-based number and generation."""
@@ -210,7 +215,7 @@ class FakeUpstream(ThreadedService):
         try:
             if b.delay:
                 await asyncio.sleep(b.delay)
-            resp, finished = await self._respond(request, rec, b, lambda: answer(rec, b, rid))
+            resp, finished = await self._respond(request, rec, b, lambda: answer(rec, b, rid), self.release)
         except asyncio.CancelledError:
             self._count("cancelled", generation)
             raise
@@ -222,7 +227,8 @@ class FakeUpstream(ThreadedService):
         return resp
 
     async def _respond(self, request: web.Request, rec: RecordedRequest, b: Behaviour,
-                       make: Callable[[], Answer]) -> tuple[web.StreamResponse, bool]:
+                       make: Callable[[], Answer], release: threading.Event | None = None
+                       ) -> tuple[web.StreamResponse, bool]:
         """Send the error, the stream or the body; True when sent in full."""
         if b.status is not None:
             body = _error_body(b.error if b.error is not None else DEFAULT_ERROR)
@@ -233,6 +239,8 @@ class FakeUpstream(ThreadedService):
         result = make()
         if isinstance(result, _StreamPlan):
             return await _stream(request, result, b)
+        if isinstance(result, _BytesPlan):
+            return await _bytes(request, result, b, release)
         if isinstance(result, str):
             return await _send(request, 200, result.encode(), "text/plain", b.headers), True
         body = orjson.dumps(result)
@@ -271,6 +279,27 @@ async def _stream(request: web.Request, plan: _StreamPlan,
         await resp.write(_sse(frame))
     if not b.omit_done:
         await resp.write(_sse("[DONE]"))
+    await resp.write_eof()
+    return resp, True
+
+
+async def _bytes(request: web.Request, plan: _BytesPlan, b: Behaviour,
+                 release: threading.Event | None) -> tuple[web.StreamResponse, bool]:
+    """Write a binary answer piece by piece (chunked); ``die_after_chunks`` closes the connection midway,
+    ``hold_after_chunks`` waits for ``release`` (at most 30 s) before the rest."""
+    resp = web.StreamResponse(headers=b.headers)
+    resp.content_type = plan.content_type
+    await resp.prepare(request)
+    for sent, part in enumerate(plan.parts):
+        if sent and sent == b.hold_after_chunks and release is not None:
+            await asyncio.to_thread(release.wait, 30)
+        if b.die_after_chunks is not None and sent >= b.die_after_chunks:
+            if request.transport is not None:
+                request.transport.close()
+            return resp, False
+        if b.chunk_delay and sent:
+            await asyncio.sleep(b.chunk_delay)
+        await resp.write(part)
     await resp.write_eof()
     return resp, True
 

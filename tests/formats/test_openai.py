@@ -72,4 +72,5 @@ def test_rejections_exist_for_chat_and_text_only() -> None:
     assert CHAT.rejection("no", "m")["choices"][0]["message"] == {"role": "assistant", "content": "no"}
     assert TEXT.rejection("no", "m")["choices"][0]["text"] == "no"
     assert [e.path for e in ENDPOINTS if e.format.rejection("no", "m") is None] == [
-        "/embeddings", "/images/generations", "/moderations", "/audio/transcriptions"]
+        "/embeddings", "/images/generations", "/moderations", "/audio/transcriptions", "/audio/translations",
+        "/audio/speech", "/rerank"]

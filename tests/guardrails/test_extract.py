@@ -126,7 +126,7 @@ def test_moderation_images_are_extracted():
 
 
 def test_unknown_call_type_extracts_nothing():
-    ex = extract_request("rerank", {"query": "q"})
+    ex = extract_request("vector_store_search", {"query": "q"})
     assert ex.empty and ex.texts == []
 
 

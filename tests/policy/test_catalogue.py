@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gatehouse import CustomLogger
 from gatehouse.background import Background
-from gatehouse.endpoints import ENDPOINTS
+from gatehouse.endpoints import ENDPOINTS, PASS_THROUGH
 from gatehouse.metrics import Metrics
 from gatehouse.policy.catalogue import BY_NAME, CALL_TYPES, HOOKS, LIFECYCLE, render_markdown
 from gatehouse.testing.harness import Harness
@@ -50,7 +50,7 @@ def test_custom_logger_defines_no_hook_outside_the_catalogue():
 
 
 def test_call_types_are_the_endpoints_call_types():
-    assert CALL_TYPES == tuple(e.call_type for e in ENDPOINTS)
+    assert CALL_TYPES == tuple(e.call_type for e in (*ENDPOINTS, PASS_THROUGH))
 
 
 def _everything() -> object:
