@@ -72,7 +72,7 @@ class Route:
     def body(self) -> dict[str, Any]:
         """The request as providers take it (translated once, on first use; the source itself for OpenAI)."""
         if self._body is None:
-            self._body = self.fmt.to_provider(self.source) if self.fmt.translates else self.source
+            self._body = self.fmt.to_provider(self.source)  # the source itself for OpenAI's formats
         return self._body
 
 
